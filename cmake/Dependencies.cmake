@@ -1,0 +1,10 @@
+# Every dependency comes from Debian's packages (see scripts/setup).
+find_package(Torch REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(nlohmann_json REQUIRED)
+find_package(fmt REQUIRED)
+find_package(tomlplusplus REQUIRED)
+find_package(Threads REQUIRED)
+if(AMORTIZE_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
