@@ -1,0 +1,18 @@
+// y = exp(x): maps the real line onto the positive reals (biject_to(positive)).
+#pragma once
+#include "amortize/dist/transforms/transform.hpp"
+
+namespace amortize::dist {
+
+class ExpTransform : public Transform {
+ public:
+  std::string name() const override { return "exp"; }
+  Tensor forward(const Tensor& x) const override;
+  Tensor inverse(const Tensor& y) const override;
+  // log |dy/dx| = x.
+  Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
+  Constraint domain() const override { return constraints::real(); }
+  Constraint codomain() const override { return constraints::positive(); }
+};
+
+}  // namespace amortize::dist

@@ -1,0 +1,53 @@
+// Where learnable parameters live: each is stored unconstrained (a leaf tensor with
+// requires_grad) together with its constraint, and read back constrained through biject_to.
+// A thread has one active store; ParamStoreScope swaps in another for the scope's lifetime.
+#pragma once
+#include "amortize/dist/constraint.hpp"
+#include "amortize/dist/transforms/transform.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace amortize::model {
+
+class ParamStore {
+ public:
+  struct Entry {
+    Tensor unconstrained;
+    dist::Constraint constraint;
+    dist::TransformPtr transform;
+  };
+
+  // The constrained value of `name`, created from `init` (constrained) on first use.
+  Tensor get_or_create(const std::string& name, const Tensor& init, const dist::Constraint& constraint);
+  // Stores an already-unconstrained leaf under `name` (used by modules and guides).
+  void set_unconstrained(const std::string& name, const Tensor& unconstrained,
+                         const dist::Constraint& constraint = dist::constraints::real());
+  bool contains(const std::string& name) const { return entries_.count(name) > 0; }
+  Tensor constrained(const std::string& name) const;
+  const Entry& entry(const std::string& name) const;
+  // Unconstrained leaves in name order, for optimisers.
+  std::vector<Tensor> parameters() const;
+  std::vector<std::string> names() const;
+  void clear() { entries_.clear(); }
+
+ private:
+  std::map<std::string, Entry> entries_;
+};
+
+// The store param() uses on this thread (a process-wide default unless a scope is active).
+ParamStore& active_param_store();
+
+class ParamStoreScope {
+ public:
+  explicit ParamStoreScope(ParamStore& store);
+  ~ParamStoreScope();
+  ParamStoreScope(const ParamStoreScope&) = delete;
+  ParamStoreScope& operator=(const ParamStoreScope&) = delete;
+
+ private:
+  ParamStore* previous_;
+};
+
+}  // namespace amortize::model

@@ -1,0 +1,135 @@
+#include "amortize/infer/elbo.hpp"
+
+#include "amortize/dist/kl/kl_divergence.hpp"
+#include "amortize/model/handlers.hpp"
+#include "amortize/model/primitives.hpp"
+
+#include <cmath>
+#include <memory>
+
+namespace amortize::infer {
+namespace {
+using model::Site;
+using model::SiteKind;
+
+bool has_density(const Site& s) { return s.kind == SiteKind::Sample || s.kind == SiteKind::Factor; }
+
+int64_t batch_depth(const model::Trace& trace) {
+  int64_t depth = 0;
+  for (const auto& s : trace.sites()) {
+    for (const auto& f : s.plates) depth = std::max(depth, -f.dim);
+    if (s.kind == SiteKind::Sample) depth = std::max(depth, s.value.dim() - s.dist->event_dim());
+  }
+  return depth;
+}
+
+model::Trace traced(const Program& program, const model::Trace* replay, const std::string& particle_plate,
+                    int64_t particles, int64_t particle_dim) {
+  model::TraceHandler tracer;
+  std::unique_ptr<model::ReplayHandler> replayer;
+  if (replay) replayer = std::make_unique<model::ReplayHandler>(*replay);
+  std::unique_ptr<model::Plate> plate;
+  if (particles > 1) plate = std::make_unique<model::Plate>(particle_plate, particles, model::Plate::Options{std::nullopt, {}, particle_dim, true});
+  program();
+  plate.reset();
+  replayer.reset();
+  return std::move(tracer.trace());
+}
+}  // namespace
+
+Elbo::Traces Elbo::run(const Program& model, const Program& guide) {
+  if (options_.num_particles < 1) {
+    throw std::invalid_argument("ELBO: num_particles must be at least 1, got " + std::to_string(options_.num_particles));
+  }
+  if (options_.max_plate_nesting < 0) {
+    auto g = traced(guide, nullptr, "", 1, 0);
+    auto m = traced(model, &g, "", 1, 0);
+    options_.max_plate_nesting = std::max(batch_depth(g), batch_depth(m));
+  }
+  particle_dim_ = -(options_.max_plate_nesting + 1);
+  Traces out;
+  out.guide = traced(guide, nullptr, "_particles", options_.num_particles, particle_dim_);
+  out.model = traced(model, &out.guide, "_particles", options_.num_particles, particle_dim_);
+  return out;
+}
+
+Tensor Elbo::per_particle(const Tensor& log_prob, double scale) const {
+  const int64_t k = options_.num_particles;
+  if (k == 1) return (log_prob.sum() * scale).reshape({1});
+  const int64_t pos = log_prob.dim() + particle_dim_;
+  if (pos >= 0 && log_prob.size(pos) == k) return log_prob.movedim(pos, 0).reshape({k, -1}).sum(1) * scale;
+  return (log_prob.sum() * scale).expand({k});
+}
+
+Elbo::ParticleTerms Elbo::particle_terms(const Traces& traces, bool use_analytic_kl) {
+  Tensor elbo;
+  auto add = [&](const Tensor& term) { elbo = elbo.defined() ? elbo + term : term; };
+  std::vector<std::string> kl_sites;
+  for (const auto& site : traces.model.sites()) {
+    if (!has_density(site)) continue;
+    if (site.is_latent()) {
+      if (!traces.guide.contains(site.name)) {
+        throw model::ModelError("site '" + site.name + "' is latent in the model but the guide has no site of that name");
+      }
+      const Site& q = traces.guide.at(site.name);
+      if (use_analytic_kl && dist::has_kl(*q.dist, *site.dist)) {
+        Tensor kl = dist::kl_divergence(*q.dist, *site.dist);
+        if (site.mask.defined()) kl = at::where(site.mask, kl, at::zeros_like(kl));
+        add(-per_particle(kl, site.scale));
+        kl_sites.push_back(site.name);
+        continue;
+      }
+    }
+    add(per_particle(site.log_prob(), site.scale));
+  }
+  std::vector<std::pair<std::string, Tensor>> score_sites;
+  for (const auto& site : traces.guide.sites()) {
+    if (site.kind != SiteKind::Sample || site.observed) continue;
+    if (std::find(kl_sites.begin(), kl_sites.end(), site.name) != kl_sites.end()) continue;
+    Tensor lq = per_particle(site.log_prob(), site.scale);
+    add(-lq);
+    if (!site.dist->has_rsample()) score_sites.emplace_back(site.name, lq);
+  }
+  if (!elbo.defined()) elbo = at::zeros({options_.num_particles});
+  ParticleTerms terms{elbo, at::zeros({}, elbo.options())};
+  if (score_sites.empty()) return terms;
+  Tensor signal = elbo.detach();
+  const double mean_elbo = signal.mean().item<double>();
+  for (auto& [name, lq] : score_sites) {
+    auto [it, fresh] = baselines_.emplace(name, mean_elbo);
+    terms.surrogate = terms.surrogate + (lq * (signal - it->second)).mean();
+    it->second = options_.baseline_decay * it->second + (1 - options_.baseline_decay) * mean_elbo;
+  }
+  return terms;
+}
+
+Tensor Elbo::loss(const Program& model, const Program& guide) {
+  Traces traces = run(model, guide);
+  return combine(particle_terms(traces, analytic_kl()));
+}
+
+Tensor TraceElbo::combine(const ParticleTerms& terms) {
+  Tensor mean = terms.elbo.mean();
+  last_elbo_ = mean.item<double>();
+  return -(mean + terms.surrogate);
+}
+
+RenyiElbo::RenyiElbo(double alpha, ElboOptions options) : Elbo(options), alpha_(alpha) {
+  if (!(alpha >= 0) || alpha == 1.0) {
+    throw std::invalid_argument("RenyiElbo: alpha must be >= 0 and != 1 (use TraceElbo for 1), got " +
+                                std::to_string(alpha));
+  }
+}
+
+Tensor RenyiElbo::combine(const ParticleTerms& terms) {
+  if (terms.surrogate.defined() && terms.surrogate.requires_grad()) {
+    throw std::invalid_argument("RenyiElbo: every guide site must be reparameterisable");
+  }
+  const double k = static_cast<double>(terms.elbo.size(0));
+  Tensor scaled = (1 - alpha_) * terms.elbo;
+  Tensor bound = (at::logsumexp(scaled, 0) - std::log(k)) / (1 - alpha_);
+  last_elbo_ = bound.item<double>();
+  return -bound;
+}
+
+}  // namespace amortize::infer

@@ -1,0 +1,118 @@
+#include "amortize/infer/guides/auto_guide.hpp"
+
+#include "amortize/dist/continuous/delta.hpp"
+#include "amortize/dist/transforms/biject_to.hpp"
+#include "amortize/model/handlers.hpp"
+#include "amortize/model/param_store.hpp"
+
+#include <numeric>
+
+namespace amortize::infer {
+
+int64_t LatentSite::numel() const {
+  return std::accumulate(unconstrained_shape.begin(), unconstrained_shape.end(), int64_t{1}, std::multiplies<>());
+}
+
+bool LatentSite::subsampled() const {
+  return std::any_of(plates.begin(), plates.end(), [](const auto& f) { return f.subsample_size < f.size; });
+}
+
+AutoGuide::AutoGuide(Program model, std::string prefix, InitStrategy init, double init_scale)
+    : model_(std::move(model)), prefix_(std::move(prefix)), init_(std::move(init)), init_scale_(init_scale) {
+  if (!(init_scale > 0)) throw std::invalid_argument(prefix_ + ": init_scale must be positive");
+}
+
+void AutoGuide::setup() {
+  if (ready_) return;
+  model::Trace prototype;
+  {
+    // The prototype run is private: outer traces, plates and particles must not see it.
+    model::BlockHandler block;
+    model::TraceHandler tracer;
+    model::SeedHandler seed(0);
+    InitHandler init(init_);
+    model_();
+    prototype = std::move(tracer.trace());
+  }
+  for (const auto& s : prototype.sites()) {
+    if (s.kind == model::SiteKind::Plate) {
+      plate_frames_.push_back(s.plates.front());
+      continue;
+    }
+    if (!s.is_latent()) continue;
+    if (s.dist->is_discrete()) {
+      throw model::ModelError(prefix_ + ": site '" + s.name + "' is discrete; automatic guides need continuous latents");
+    }
+    LatentSite site;
+    site.name = s.name;
+    site.prior = s.dist;
+    site.transform = dist::biject_to(s.dist->support());
+    site.shape = dist::to_shape(s.value.sizes());
+    site.init_unconstrained = site.transform->inverse(s.value.detach()).detach();
+    site.unconstrained_shape = dist::to_shape(site.init_unconstrained.sizes());
+    site.plates = s.plates;
+    for (const auto& f : s.plates) site.plate_depth = std::max(site.plate_depth, -f.dim);
+    sites_.push_back(std::move(site));
+  }
+  ready_ = true;
+  create_params();
+}
+
+const std::vector<LatentSite>& AutoGuide::latent_sites() {
+  setup();
+  return sites_;
+}
+
+int64_t AutoGuide::latent_dim() {
+  setup();
+  int64_t d = 0;
+  for (const auto& s : sites_) d += s.numel();
+  return d;
+}
+
+void AutoGuide::operator()() {
+  setup();
+  plate_indices_.clear();
+  for (const auto& frame : plate_frames_) {
+    model::Plate p(frame.name, frame.size, {frame.subsample_size, {}, frame.dim, true});
+    plate_indices_[frame.name] = p.indices();
+  }
+  sample_latents();
+}
+
+Program AutoGuide::program() {
+  return [this] { (*this)(); };
+}
+
+std::vector<std::unique_ptr<model::Plate>> AutoGuide::enter_plates(const LatentSite& site) const {
+  std::vector<std::unique_ptr<model::Plate>> plates;
+  for (const auto& f : site.plates) {
+    plates.push_back(std::make_unique<model::Plate>(
+        f.name, f.size, model::Plate::Options{std::nullopt, plate_indices_.at(f.name), f.dim, false}));
+  }
+  return plates;
+}
+
+Tensor AutoGuide::subsample(const Tensor& full, const LatentSite& site, int64_t event_dims) const {
+  Tensor out = full;
+  const int64_t batch_dims = full.dim() - event_dims;
+  for (const auto& f : site.plates) {
+    if (f.subsample_size == f.size) continue;
+    const int64_t pos = batch_dims + f.dim;
+    if (pos >= 0 && out.size(pos) == f.size) out = out.index_select(pos, plate_indices_.at(f.name).to(full.device()));
+  }
+  return out;
+}
+
+void AutoGuide::emit(const LatentSite& site, const Tensor& z, int64_t guide_event_dims) const {
+  Tensor value = site.transform->forward(z);
+  Tensor log_det = site.transform->log_abs_det_jacobian(z, value);
+  const int64_t batch_dims = z.dim() - guide_event_dims;
+  model::sample(site.name, dist::Delta(value, -log_det, value.dim() - batch_dims));
+}
+
+Tensor AutoGuide::make_param(const std::string& name, const Tensor& init, const dist::Constraint& c) const {
+  return model::param(prefix_ + "." + name, init, c);
+}
+
+}  // namespace amortize::infer

@@ -1,0 +1,64 @@
+// Shared checks for the discrete-distribution tests: empirical category frequencies against
+// probabilities within Monte-Carlo error, and "this call throws a DistributionError whose
+// message contains ...".
+#pragma once
+#include "amortize/dist/tensor_args.hpp"
+#include "numeric_checks.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace amortize::testing {
+
+inline at::TensorOptions f64() { return at::TensorOptions().dtype(at::kDouble); }
+
+// Every cell k: |count_k / n - p_k| <= kMonteCarloZ * sqrt(p_k (1 - p_k) / n); cells with
+// p_k = 0 are never drawn. `draws` holds integer values (any dtype), `probs[k]` is P(x = k);
+// values beyond probs.size() are pooled into the last cell as "the rest".
+inline void expect_frequencies_match(const at::Tensor& draws, const std::vector<double>& probs) {
+  const auto flat = draws.reshape({-1}).to(at::kDouble);
+  const auto n = static_cast<double>(flat.numel());
+  double rest = 1.0;
+  for (size_t k = 0; k < probs.size(); ++k) {
+    const double count = (flat == static_cast<double>(k)).sum().item<double>();
+    rest -= probs[k];
+    if (probs[k] == 0.0) {
+      EXPECT_EQ(count, 0.0) << "category " << k << " has probability 0";
+      continue;
+    }
+    const double se = std::sqrt(probs[k] * (1 - probs[k]) / n);
+    EXPECT_NEAR(count / n, probs[k], kMonteCarloZ * se) << "category " << k;
+  }
+  const double beyond = (flat >= static_cast<double>(probs.size())).sum().item<double>();
+  rest = std::max(rest, 0.0);
+  EXPECT_NEAR(beyond / n, rest, kMonteCarloZ * std::sqrt(rest * (1 - rest) / n) + 1e-12) << "the rest";
+}
+
+// Runs `f` and checks that it throws a DistributionError whose message contains `text`.
+inline void expect_distribution_error(const std::function<void()>& f, const std::string& text) {
+  try {
+    f();
+    ADD_FAILURE() << "expected a DistributionError containing \"" << text << "\"";
+  } catch (const amortize::dist::DistributionError& e) {
+    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+  }
+}
+
+// Sample mean and variance within Monte-Carlo error of the given moments (1-D draws).
+inline void expect_moments_match(const at::Tensor& draws, double mean, double variance) {
+  const auto x = draws.reshape({-1}).to(at::kDouble);
+  const auto n = static_cast<double>(x.numel());
+  const double sample_mean = x.mean().item<double>();
+  EXPECT_NEAR(sample_mean, mean, kMonteCarloZ * std::sqrt(variance / n));
+  // The standard error of the sample variance: sqrt((m4 - var^2) / n), m4 estimated from the draws.
+  const auto centred = x - sample_mean;
+  const double m4 = centred.pow(4).mean().item<double>();
+  const double sample_var = centred.square().mean().item<double>();
+  EXPECT_NEAR(sample_var, variance, kMonteCarloZ * std::sqrt(std::max(m4 - variance * variance, 0.0) / n) + 1e-12);
+}
+
+}  // namespace amortize::testing
