@@ -21,9 +21,9 @@ MixtureSameFamily::MixtureSameFamily(DistPtr mixture, DistPtr component)
   require(component_ != nullptr, "MixtureSameFamily: component distribution is null");
   const Shape& cb = component_->batch_shape();
   const int64_t k = mixture_->num_categories();
-  require(!cb.empty() && cb.back() == k,
-          "MixtureSameFamily: component batch shape " + shape_string(cb) + " must end in the number of components " +
-              std::to_string(k) + " of the mixture");
+  require(!cb.empty() && cb.back() == k, "MixtureSameFamily: component batch shape " + shape_string(cb) +
+                                             " must end in the number of components " + std::to_string(k) +
+                                             " of the mixture");
   const Shape component_batch(cb.begin(), cb.end() - 1);
   Shape batch;
   try {
@@ -41,8 +41,8 @@ MixtureSameFamily::MixtureSameFamily(DistPtr mixture, DistPtr component)
 
 Tensor MixtureSameFamily::log_prob(const Tensor& value) const {
   const int64_t ed = event_dim();
-  if (validation_enabled() && (value.dim() < ed || !std::equal(event_shape().begin(), event_shape().end(),
-                                                               value.sizes().end() - ed))) {
+  if (validation_enabled() &&
+      (value.dim() < ed || !std::equal(event_shape().begin(), event_shape().end(), value.sizes().end() - ed))) {
     throw DistributionError("MixtureSameFamily: value of shape " + shape_string(value.sizes()) +
                             " does not end in the event shape " + shape_string(event_shape()));
   }
@@ -53,7 +53,7 @@ Tensor MixtureSameFamily::log_prob(const Tensor& value) const {
 
 Tensor MixtureSameFamily::sample(const Shape& sample_shape, at::Generator gen) const {
   at::NoGradGuard no_grad;
-  const auto draws = component_->sample(sample_shape, gen);  // (*sample, *batch, K, *event)
+  const auto draws = component_->sample(sample_shape, gen);        // (*sample, *batch, K, *event)
   auto index = mixture_->sample(sample_shape, gen).to(at::kLong);  // (*sample, *batch)
   Shape index_shape = to_shape(index.sizes());
   index_shape.push_back(1);

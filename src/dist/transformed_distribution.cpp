@@ -33,7 +33,8 @@ TransformedDistribution::TransformedDistribution(DistPtr base, std::vector<Trans
   if (expanded_base_shape != base_shape) {
     base_ = base_->expand(Shape(expanded_base_shape.begin(), expanded_base_shape.end() - base_event_dim));
   }
-  if (domain_event_dim > base_event_dim) base_ = std::make_shared<Independent>(base_, domain_event_dim - base_event_dim);
+  if (domain_event_dim > base_event_dim)
+    base_ = std::make_shared<Independent>(base_, domain_event_dim - base_event_dim);
 
   const int64_t change = chain.codomain_event_dim() - domain_event_dim;
   const int64_t event_dim = std::max(chain.codomain_event_dim(), base_event_dim + change);

@@ -6,6 +6,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/optim/adam.h>
 
+#include <cmath>
+
 namespace amortize::infer {
 
 Svi::Svi(Program model, Program guide, std::shared_ptr<Elbo> objective, SviOptions options)
@@ -34,6 +36,11 @@ double Svi::step() {
   optimizer_->zero_grad();
   loss.backward();
   optimizer_->step();
+  ++steps_;
+  if (options_.learning_rate_decay != 1.0) {
+    const double lr = options_.learning_rate * std::pow(options_.learning_rate_decay, static_cast<double>(steps_));
+    for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  }
   return objective_->last_elbo();
 }
 

@@ -33,6 +33,13 @@ void ParamStore::set_unconstrained(const std::string& name, const Tensor& uncons
   entries_[name] = Entry{unconstrained, constraint, dist::biject_to(constraint)};
 }
 
+void ParamStore::assign(const std::string& name, const Tensor& constrained_value) {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) throw ModelError("param '" + name + "' is not in the parameter store");
+  at::NoGradGuard no_grad;
+  it->second.unconstrained.copy_(it->second.transform->inverse(constrained_value.detach()));
+}
+
 Tensor ParamStore::constrained(const std::string& name) const {
   const auto& e = entry(name);
   return e.transform->forward(e.unconstrained);

@@ -18,6 +18,8 @@ Tensor Site::scaled_log_prob_sum() const {
 }
 
 void Trace::add(const Message& msg) {
+  // A parameter may be read several times in one run; the first read stands for all.
+  if (msg.kind == SiteKind::Param && index_.count(msg.name)) return;
   if (index_.count(msg.name)) throw ModelError("site '" + msg.name + "' appears twice in one run (names must be unique)");
   index_.emplace(msg.name, sites_.size());
   Site s;

@@ -17,6 +17,8 @@ namespace amortize::infer {
 struct SviOptions {
   double learning_rate = 0.01;
   uint64_t seed = 1;
+  // Per-step multiplicative learning-rate decay (1: constant).
+  double learning_rate_decay = 1.0;
 };
 
 class Svi {
@@ -36,6 +38,7 @@ class Svi {
   at::Generator generator_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   size_t n_params_ = 0;
+  int64_t steps_ = 0;
 };
 
 }  // namespace amortize::infer

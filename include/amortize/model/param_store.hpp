@@ -24,6 +24,8 @@ class ParamStore {
   // Stores an already-unconstrained leaf under `name` (used by modules and guides).
   void set_unconstrained(const std::string& name, const Tensor& unconstrained,
                          const dist::Constraint& constraint = dist::constraints::real());
+  // Overwrites an existing parameter with a new constrained value (keeps the same leaf tensor).
+  void assign(const std::string& name, const Tensor& constrained_value);
   bool contains(const std::string& name) const { return entries_.count(name) > 0; }
   Tensor constrained(const std::string& name) const;
   const Entry& entry(const std::string& name) const;

@@ -50,6 +50,12 @@ using PlateList = std::vector<const Plate*>;
 Tensor sample(const std::string& name, const dist::Distribution& d, const Tensor& obs = {});
 Tensor sample(const std::string& name, const dist::Distribution& d, const Plate& in, const Tensor& obs = {});
 Tensor sample(const std::string& name, const dist::Distribution& d, const PlateList& in, const Tensor& obs = {});
+inline Tensor sample(const std::string& name, const dist::DistPtr& d, const Tensor& obs = {}) {
+  return sample(name, *d, obs);
+}
+inline Tensor sample(const std::string& name, const dist::DistPtr& d, const Plate& in, const Tensor& obs = {}) {
+  return sample(name, *d, in, obs);
+}
 
 Tensor param(const std::string& name, const Tensor& init,
              const dist::Constraint& constraint = dist::constraints::real());

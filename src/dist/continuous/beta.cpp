@@ -36,8 +36,9 @@ Tensor Beta::variance() const {
 
 Tensor Beta::entropy() const {
   auto total = concentration1_ + concentration0_;
-  return gamma_family::log_beta(concentration1_, concentration0_) - (concentration1_ - 1) * at::digamma(concentration1_) -
-         (concentration0_ - 1) * at::digamma(concentration0_) + (total - 2) * at::digamma(total);
+  return gamma_family::log_beta(concentration1_, concentration0_) -
+         (concentration1_ - 1) * at::digamma(concentration1_) - (concentration0_ - 1) * at::digamma(concentration0_) +
+         (total - 2) * at::digamma(total);
 }
 
 DistPtr Beta::expand(const Shape& batch_shape) const {

@@ -22,7 +22,7 @@ Cauchy::Cauchy(TensorArg loc, TensorArg scale) {
 
 Tensor Cauchy::log_prob(const Tensor& value) const {
   validate_sample(value);
-  return -kLogPi - scale_.log() - continuous_detail::log1p_square((value - loc_) / scale_);
+  return -kLogPi - scale_.log() - continuous_detail::log1p_square_ratio(value - loc_, scale_);
 }
 
 Tensor Cauchy::rsample(const Shape& sample_shape, at::Generator gen) const {
@@ -30,9 +30,7 @@ Tensor Cauchy::rsample(const Shape& sample_shape, at::Generator gen) const {
 }
 
 Tensor Cauchy::mean() const { return at::full(batch_shape(), std::numeric_limits<double>::quiet_NaN(), options()); }
-Tensor Cauchy::variance() const {
-  return at::full(batch_shape(), std::numeric_limits<double>::infinity(), options());
-}
+Tensor Cauchy::variance() const { return at::full(batch_shape(), std::numeric_limits<double>::infinity(), options()); }
 Tensor Cauchy::entropy() const { return kLogFourPi + scale_.log(); }
 
 Tensor Cauchy::cdf(const Tensor& value) const { return 0.5 + M_1_PI * at::atan((value - loc_) / scale_); }

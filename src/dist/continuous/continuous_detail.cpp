@@ -16,15 +16,17 @@ std::vector<Tensor> broadcast_named(const std::string& dist, const std::vector<T
   }
 }
 
-Tensor log1p_square(const Tensor& z) {
-  // For |z| > 1: log(1 + z^2) = 2 log|z| + log1p(z^-2). Both branches get safe inputs so that
-  // neither produces inf or NaN (which would poison the gradient through where).
-  auto abs_z = z.abs();
-  auto small = abs_z <= 1;
-  auto z_small = at::where(small, z, at::zeros_like(z));
-  auto z_large = at::where(small, at::ones_like(abs_z), abs_z);
-  auto small_branch = at::log1p(z_small.square());
-  auto large_branch = 2 * z_large.log() + at::log1p(z_large.reciprocal().square());
+Tensor log1p_square_ratio(const Tensor& diff, const Tensor& scale) {
+  // Where |diff| > scale: log(1 + r^2) = 2 (log|diff| - log(scale)) + log1p((scale / diff)^2).
+  // Both branches get safe inputs so that neither produces inf or NaN in the branch where()
+  // discards (which would poison the gradient).
+  auto abs_diff = diff.abs();
+  auto small = abs_diff <= scale;
+  auto diff_small = at::where(small, diff, at::zeros_like(diff));
+  auto diff_large = at::where(small, at::ones_like(abs_diff), abs_diff);
+  auto scale_large = at::where(small, at::ones_like(scale), scale);
+  auto small_branch = at::log1p((diff_small / scale).square());
+  auto large_branch = 2 * (diff_large.log() - scale_large.log()) + at::log1p((scale_large / diff_large).square());
   return at::where(small, small_branch, large_branch);
 }
 
@@ -58,18 +60,25 @@ Tensor minus_inf_unless(const Tensor& keep, const Tensor& log_density) {
 
 double smallest_normal(at::ScalarType dtype) {
   switch (dtype) {
-    case at::kDouble: return std::numeric_limits<double>::min();
-    case at::kHalf: return 6.103515625e-05;
-    default: return std::numeric_limits<float>::min();
+    case at::kDouble:
+      return std::numeric_limits<double>::min();
+    case at::kHalf:
+      return 6.103515625e-05;
+    default:
+      return std::numeric_limits<float>::min();
   }
 }
 
 double machine_epsilon(at::ScalarType dtype) {
   switch (dtype) {
-    case at::kDouble: return std::numeric_limits<double>::epsilon();
-    case at::kHalf: return 9.765625e-04;
-    case at::kBFloat16: return 7.8125e-03;
-    default: return std::numeric_limits<float>::epsilon();
+    case at::kDouble:
+      return std::numeric_limits<double>::epsilon();
+    case at::kHalf:
+      return 9.765625e-04;
+    case at::kBFloat16:
+      return 7.8125e-03;
+    default:
+      return std::numeric_limits<float>::epsilon();
   }
 }
 

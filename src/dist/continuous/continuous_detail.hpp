@@ -12,8 +12,9 @@ namespace amortize::dist::continuous_detail {
 // broadcast_args, with the distribution's name in the error for shapes that do not broadcast.
 std::vector<Tensor> broadcast_named(const std::string& dist, const std::vector<TensorArg>& args);
 
-// log(1 + z^2), exact for tiny z and finite for |z| whose square overflows.
-Tensor log1p_square(const Tensor& z);
+// log(1 + (diff / scale)^2), exact for tiny ratios and finite where the ratio or its square
+// overflows (the large branch works with log|diff| - log(scale)).
+Tensor log1p_square_ratio(const Tensor& diff, const Tensor& scale);
 
 // lgamma(x + 1/2) - lgamma(x) - log(x) / 2, without the cancellation of the two lgammas at
 // large x (an asymptotic series there, accurate to double precision for x > 20).

@@ -40,6 +40,10 @@ Tensor Delta::log_prob(const Tensor& x) const {
   return sum_rightmost(matches.log(), event_dim()) + log_density_;
 }
 
+Tensor Delta::sample(const Shape& sample_shape, at::Generator) const {
+  return value_.detach().expand(extended_shape(sample_shape));
+}
+
 Tensor Delta::rsample(const Shape& sample_shape, at::Generator) const {
   return value_.expand(extended_shape(sample_shape));
 }

@@ -10,8 +10,9 @@ namespace {
 // reparameterisation gradient: d x_i / d a_i from _dirichlet_grad, projected so that the
 // draw stays on the simplex (the same rule as PyTorch's _Dirichlet).
 struct DirichletImplicitSample : public torch::autograd::Function<DirichletImplicitSample> {
-  static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& concentration, at::Generator gen) {
-    Tensor x = at::_sample_dirichlet(concentration, gen);
+  static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& concentration,
+                        c10::optional<at::Generator> gen) {
+    Tensor x = at::_sample_dirichlet(concentration, std::move(gen));
     ctx->save_for_backward({x, concentration});
     return x;
   }
@@ -29,7 +30,10 @@ struct DirichletImplicitSample : public torch::autograd::Function<DirichletImpli
 }  // namespace
 
 Tensor dirichlet_rsample_implicit(const Tensor& concentration, at::Generator gen) {
-  return DirichletImplicitSample::apply(concentration, std::move(gen));
+  // An undefined generator means LibTorch's default one.
+  c10::optional<at::Generator> maybe_gen;
+  if (gen.defined()) maybe_gen = std::move(gen);
+  return DirichletImplicitSample::apply(concentration, std::move(maybe_gen));
 }
 
 Dirichlet::Dirichlet(const Tensor& concentration) {

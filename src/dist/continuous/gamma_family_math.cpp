@@ -27,9 +27,12 @@ Tensor log_beta(const Tensor& a, const Tensor& b) { return at::lgamma(a) + at::l
 
 double smallest_normal(at::ScalarType dtype) {
   switch (dtype) {
-    case at::kDouble: return std::numeric_limits<double>::min();
-    case at::kHalf: return 6.103515625e-05;
-    default: return std::numeric_limits<float>::min();  // float and bfloat16
+    case at::kDouble:
+      return std::numeric_limits<double>::min();
+    case at::kHalf:
+      return 6.103515625e-05;
+    default:
+      return std::numeric_limits<float>::min();  // float and bfloat16
   }
 }
 

@@ -19,7 +19,7 @@ HalfCauchy::HalfCauchy(TensorArg scale) {
 
 Tensor HalfCauchy::log_prob(const Tensor& value) const {
   validate_sample(value);
-  auto lp = kLogTwoOverPi - scale_.log() - continuous_detail::log1p_square(value / scale_);
+  auto lp = kLogTwoOverPi - scale_.log() - continuous_detail::log1p_square_ratio(value, scale_);
   return continuous_detail::minus_inf_unless(value >= 0, lp);
 }
 
@@ -28,9 +28,7 @@ Tensor HalfCauchy::rsample(const Shape& sample_shape, at::Generator gen) const {
   return scale_ * at::tan(M_PI * (u - 0.5)).abs();
 }
 
-Tensor HalfCauchy::mean() const {
-  return at::full(batch_shape(), std::numeric_limits<double>::infinity(), options());
-}
+Tensor HalfCauchy::mean() const { return at::full(batch_shape(), std::numeric_limits<double>::infinity(), options()); }
 Tensor HalfCauchy::variance() const { return mean(); }
 Tensor HalfCauchy::entropy() const { return kLogTwoPi + scale_.log(); }
 

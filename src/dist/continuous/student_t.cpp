@@ -23,9 +23,8 @@ StudentT::StudentT(TensorArg df, TensorArg loc, TensorArg scale) {
 Tensor StudentT::log_prob(const Tensor& value) const {
   validate_sample(value);
   // lgamma((df+1)/2) - lgamma(df/2) - log(df pi)/2 = log_gamma_half_ratio(df/2) - log(2 pi)/2,
-  // and log1p(z^2/df) is taken as log1p_square(z/sqrt(df)) so that neither overflows.
-  auto z = (value - loc_) / scale_;
-  auto tail = 0.5 * (df_ + 1) * continuous_detail::log1p_square(z / df_.sqrt());
+  // and log1p(z^2/df) is taken as log1p_square_ratio(x - loc, scale sqrt(df)) so that nothing overflows.
+  auto tail = 0.5 * (df_ + 1) * continuous_detail::log1p_square_ratio(value - loc_, scale_ * df_.sqrt());
   return continuous_detail::log_gamma_half_ratio(0.5 * df_) - kHalfLog2Pi - scale_.log() - tail;
 }
 

@@ -23,8 +23,8 @@ void require_ordered(const Tensor& low, const Tensor& high) {
   }
   if (first.size(0) > 0) where << "]";
   std::ostringstream message;
-  message << "Uniform: low must be less than high, got low " << lo.item<double>() << " and high "
-          << hi.item<double>() << where.str();
+  message << "Uniform: low must be less than high, got low " << lo.item<double>() << " and high " << hi.item<double>()
+          << where.str();
   throw DistributionError(message.str());
 }
 }  // namespace

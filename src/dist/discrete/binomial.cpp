@@ -33,7 +33,8 @@ Tensor Binomial::log_prob(const Tensor& value) const {
 Tensor Binomial::sample(const Shape& sample_shape, at::Generator gen) const {
   at::NoGradGuard no_grad;
   const auto shape = extended_shape(sample_shape);
-  return at::binomial(total_count_.detach().expand(shape).contiguous(), probs_.detach().expand(shape).contiguous(), gen);
+  return at::binomial(total_count_.detach().expand(shape).contiguous(), probs_.detach().expand(shape).contiguous(),
+                      gen);
 }
 
 DistPtr Binomial::expand(const Shape& batch_shape) const {

@@ -62,8 +62,8 @@ Tensor Categorical::variance() const {
 
 Tensor Categorical::entropy() const {
   // Categories with zero probability have logit -inf; clamping keeps 0 * logit at 0.
-  const double lowest = options().dtype() == at::kDouble ? std::numeric_limits<double>::lowest()
-                                                         : std::numeric_limits<float>::lowest();
+  const double lowest =
+      options().dtype() == at::kDouble ? std::numeric_limits<double>::lowest() : std::numeric_limits<float>::lowest();
   return -(probs_ * at::clamp_min(logits_, lowest)).sum(-1);
 }
 

@@ -27,8 +27,7 @@ Tensor kl_binomial(const Distribution& p, const Distribution& q) {
   const auto& a = dynamic_cast<const Binomial&>(p);
   const auto& b = dynamic_cast<const Binomial&>(q);
   if ((a.total_count() != b.total_count()).any().item<bool>()) {
-    throw DistributionError(
-        "kl_divergence: KL(Binomial || Binomial) needs equal total_count in both distributions");
+    throw DistributionError("kl_divergence: KL(Binomial || Binomial) needs equal total_count in both distributions");
   }
   const auto per_trial =
       kl_binary(a.probs(), a.log_success_prob(), a.log_failure_prob(), b.log_success_prob(), b.log_failure_prob());

@@ -36,10 +36,9 @@ Tensor trace_of_inverse_times(const LowRankMultivariateNormal& q, const Covarian
   const Tensor& dq = q.cov_diag();
   Tensor wt_dinv = q.cov_factor().mT() / dq.unsqueeze(-2);  // (batch..., r, n)
   const Tensor& lc = q.capacitance_tril();
-  Tensor trace = (f.columns.square() / dq.unsqueeze(-1)).sum({-2, -1}) -
-                 at::linalg_solve_triangular(lc, at::matmul(wt_dinv, f.columns), /*upper=*/false)
-                     .square()
-                     .sum({-2, -1});
+  Tensor trace =
+      (f.columns.square() / dq.unsqueeze(-1)).sum({-2, -1}) -
+      at::linalg_solve_triangular(lc, at::matmul(wt_dinv, f.columns), /*upper=*/false).square().sum({-2, -1});
   if (f.diagonal.defined()) {
     Tensor projected = wt_dinv * f.diagonal.unsqueeze(-2);  // Wq^T Dq^{-1} diag(s), (batch..., r, n)
     trace = trace + (f.diagonal.square() / dq).sum(-1) -

@@ -41,7 +41,8 @@ Tensor over_samples(const Tensor& matrix, const Tensor& vectors,
 }  // namespace
 
 Tensor matvec_over_samples(const Tensor& matrix, const Tensor& vectors) {
-  return over_samples(matrix, vectors, [](const Tensor& mat, const Tensor& rows) { return at::matmul(rows, mat.mT()); });
+  return over_samples(matrix, vectors,
+                      [](const Tensor& mat, const Tensor& rows) { return at::matmul(rows, mat.mT()); });
 }
 
 Tensor solve_lower_over_samples(const Tensor& lower, const Tensor& vectors) {

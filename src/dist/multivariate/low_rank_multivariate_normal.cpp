@@ -41,7 +41,8 @@ LowRankMultivariateNormal::LowRankMultivariateNormal(TensorArg loc, const Tensor
   Tensor l = loc_as_vector(loc, n, options);
   Tensor w = cov_factor.to(options);
   Tensor d = cov_diag.to(options);
-  if (l.size(-1) != n) throw_shape_mismatch(kName, "loc", l, "cov_factor", w, "loc (..., n) and cov_factor (..., n, r)");
+  if (l.size(-1) != n)
+    throw_shape_mismatch(kName, "loc", l, "cov_factor", w, "loc (..., n) and cov_factor (..., n, r)");
   if (d.size(-1) != n) {
     throw_shape_mismatch(kName, "cov_diag", d, "cov_factor", w, "cov_diag (..., n) and cov_factor (..., n, r)");
   }
@@ -128,9 +129,9 @@ DistPtr LowRankMultivariateNormal::expand(const Shape& batch_shape) const {
   };
   const int64_t n = dimension();
   const int64_t r = rank();
-  return std::shared_ptr<LowRankMultivariateNormal>(new LowRankMultivariateNormal(
-      Validated{}, loc_.expand(with({n})), cov_factor_.expand(with({n, r})), cov_diag_.expand(with({n})),
-      capacitance_tril_.expand(with({r, r}))));
+  return std::shared_ptr<LowRankMultivariateNormal>(
+      new LowRankMultivariateNormal(Validated{}, loc_.expand(with({n})), cov_factor_.expand(with({n, r})),
+                                    cov_diag_.expand(with({n})), capacitance_tril_.expand(with({r, r}))));
 }
 
 }  // namespace amortize::dist

@@ -2,6 +2,7 @@
 
 #include <ATen/ExpandUtils.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace amortize::dist {
@@ -72,8 +73,8 @@ void require_lower_triangular(const std::string& dist, const std::string& arg, c
   Tensor value = above.cpu();
   for (int64_t d = 0; d < first.size(0); ++d) value = value[first[d].item<int64_t>()];
   std::ostringstream out;
-  out << dist << ": " << arg << " must be lower triangular, got " << value.item<double>() << " above the diagonal at index "
-      << index_string(first);
+  out << dist << ": " << arg << " must be lower triangular, got " << value.item<double>()
+      << " above the diagonal at index " << index_string(first);
   throw DistributionError(out.str());
 }
 
@@ -106,11 +107,12 @@ Tensor loc_as_vector(const TensorArg& loc, int64_t n, const at::TensorOptions& o
   return t.dim() == 0 ? t.expand({n}) : t;
 }
 
-std::pair<Tensor, Tensor> broadcast_loc_and_matrix(const std::string& dist, const TensorArg& loc,
-                                                   const Tensor& matrix, const std::string& matrix_arg) {
+std::pair<Tensor, Tensor> broadcast_loc_and_matrix(const std::string& dist, const TensorArg& loc, const Tensor& matrix,
+                                                   const std::string& matrix_arg) {
   const int64_t n = matrix.size(-1);
   Tensor l = loc_as_vector(loc, n, matrix.options());
-  if (l.size(-1) != n) throw_shape_mismatch(dist, "loc", l, matrix_arg, matrix, "loc (..., n) and " + matrix_arg + " (..., n, n)");
+  if (l.size(-1) != n)
+    throw_shape_mismatch(dist, "loc", l, matrix_arg, matrix, "loc (..., n) and " + matrix_arg + " (..., n, n)");
   Shape batch = broadcast_batch_shape(dist, {{"loc", l, 1}, {matrix_arg, matrix, 2}});
   Shape vec = batch;
   vec.push_back(n);

@@ -3,9 +3,8 @@
 #include "amortize/dist/multivariate/batched_linear_algebra.hpp"
 #include "amortize/dist/multivariate/matrix_arguments.hpp"
 
-#include <ATen/ExpandUtils.h>
-
 #include <cmath>
+#include <tuple>
 
 namespace amortize::dist {
 namespace {
@@ -57,9 +56,7 @@ Tensor MultivariateNormal::covariance_matrix() const { return at::matmul(scale_t
 
 Tensor MultivariateNormal::precision_matrix() const { return at::cholesky_inverse(scale_tril_); }
 
-Tensor MultivariateNormal::log_det_covariance() const {
-  return 2 * scale_tril_.diagonal(0, -2, -1).log().sum(-1);
-}
+Tensor MultivariateNormal::log_det_covariance() const { return 2 * scale_tril_.diagonal(0, -2, -1).log().sum(-1); }
 
 Tensor MultivariateNormal::mahalanobis_squared(const Tensor& diff) const {
   return solve_lower_over_samples(scale_tril_, diff).square().sum(-1);

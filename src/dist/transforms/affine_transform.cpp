@@ -9,8 +9,9 @@
 
 namespace amortize::dist {
 namespace {
+// Plain numbers are kept in float64 and cast to each input's dtype, so no precision is lost.
 Tensor as_tensor(const TensorArg& a) {
-  return a.is_tensor() ? a.tensor() : at::scalar_tensor(a.value(), default_options());
+  return a.is_tensor() ? a.tensor() : at::scalar_tensor(a.value(), at::TensorOptions().dtype(at::kDouble));
 }
 
 // +1 or -1 when every scale has that sign, 0 otherwise. Only looked at (a device sync for a
@@ -68,9 +69,11 @@ Tensor AffineTransform::forward(const Tensor& x) const {
 
 Tensor AffineTransform::inverse(const Tensor& y) const { return (y - like(loc_, y)) / like(scale_, y); }
 
-Tensor AffineTransform::log_abs_det_jacobian(const Tensor& x, const Tensor&) const {
+Tensor AffineTransform::log_abs_det_jacobian(const Tensor& x, const Tensor& y) const {
   auto log_scale = like(scale_, x).abs().log();
-  return sum_rightmost(log_scale.expand(at::infer_size(x.sizes(), log_scale.sizes())), event_dim_);
+  auto shape = at::infer_size(x.sizes(), log_scale.sizes());
+  if (y.defined()) shape = at::infer_size(shape, y.sizes());
+  return sum_rightmost(log_scale.expand(shape), event_dim_);
 }
 
 Shape AffineTransform::forward_shape(const Shape& shape) const {

@@ -1,5 +1,7 @@
 #include "amortize/dist/transforms/lower_cholesky_transform.hpp"
 
+#include "float_limits.hpp"
+
 #include <cmath>
 #include <vector>
 
@@ -45,7 +47,10 @@ Tensor LowerCholeskyTransform::forward(const Tensor& x) const {
   Shape batch = leading(x, 1);
   Shape one = batch;
   one.push_back(1);
-  auto values = at::cat({x.narrow(-1, 0, strict), x.narrow(-1, strict, k).exp(), at::zeros(one, x.options())}, -1);
+  auto values =
+      at::cat({x.narrow(-1, 0, strict), x.narrow(-1, strict, k).exp().clamp_min(float_limits(x.scalar_type()).tiny),
+               at::zeros(one, x.options())},
+              -1);
   Shape out = batch;
   out.push_back(k);
   out.push_back(k);
@@ -57,7 +62,8 @@ Tensor LowerCholeskyTransform::inverse(const Tensor& y) const {
   const int64_t k = y.size(-1);
   Shape flat = leading(y, 2);
   flat.push_back(k * k);
-  auto strict = y.reshape(flat).index_select(static_cast<int64_t>(flat.size()) - 1, strict_lower_positions(k, y.device()));
+  auto strict =
+      y.reshape(flat).index_select(static_cast<int64_t>(flat.size()) - 1, strict_lower_positions(k, y.device()));
   return at::cat({strict, y.diagonal(0, -2, -1).log()}, -1);
 }
 

@@ -1,10 +1,21 @@
 #include "amortize/dist/transforms/softplus_transform.hpp"
 
+#include "float_limits.hpp"
+
 namespace amortize::dist {
 
-// logaddexp(x, 0) = max(x, 0) + log1p(exp(-|x|)); its gradient 1 / (1 + exp(-x)) is exact
-// at x = 0 and at both extremes, unlike a max/abs formulation.
-Tensor SoftplusTransform::softplus(const Tensor& x) { return at::logaddexp(x, at::zeros_like(x)); }
+// LibTorch's softplus computes log1p(exp(x)) below a threshold and returns x above it, with
+// gradient exp(x) / (1 + exp(x)) below. The threshold is where log1p(exp(-x)) drops under half
+// an ulp of x, and low enough that exp(x) cannot overflow (at::logaddexp would lose all relative
+// precision for x << 0, since it rounds 1 + exp(x)).
+Tensor SoftplusTransform::softplus(const Tensor& x) {
+  const double threshold = x.scalar_type() == at::kDouble ? 40.0 : (x.scalar_type() == at::kFloat ? 20.0 : 10.0);
+  return at::softplus(x, 1.0, threshold);
+}
+
+Tensor SoftplusTransform::forward(const Tensor& x) const {
+  return softplus(x).clamp_min(float_limits(x.scalar_type()).tiny);
+}
 
 Tensor SoftplusTransform::inverse(const Tensor& y) const { return y + at::log(-at::expm1(-y)); }
 

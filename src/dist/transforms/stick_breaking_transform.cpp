@@ -32,7 +32,7 @@ Tensor StickBreakingTransform::forward(const Tensor& x) const {
   auto log_z = -SoftplusTransform::softplus(-xc);
   auto log_rest = -SoftplusTransform::softplus(xc);
   auto log_y = at::cat({log_z + exclusive_cumsum(log_rest), log_rest.sum(-1, true)}, -1);
-  return log_y.exp();
+  return log_y.exp().clamp_min(float_limits(x.scalar_type()).tiny);
 }
 
 // x_i = log y_i - log(sum_{j>i} y_j) + log(K-1-i); the remaining stick is summed from the end
@@ -65,8 +65,8 @@ Shape StickBreakingTransform::forward_shape(const Shape& shape) const {
 
 Shape StickBreakingTransform::inverse_shape(const Shape& shape) const {
   require_vector(shape, "y");
-  require(shape.back() >= 1, "StickBreakingTransform: a simplex needs at least one coordinate, got shape " +
-                                 shape_string(shape));
+  require(shape.back() >= 1,
+          "StickBreakingTransform: a simplex needs at least one coordinate, got shape " + shape_string(shape));
   Shape out = shape;
   out.back() -= 1;
   return out;

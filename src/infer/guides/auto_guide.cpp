@@ -55,6 +55,7 @@ void AutoGuide::setup() {
     sites_.push_back(std::move(site));
   }
   ready_ = true;
+  model::BlockHandler hide_creation;
   create_params();
 }
 

@@ -18,6 +18,8 @@ class Delta : public DistributionBase<Delta> {
   const Tensor& log_density() const { return log_density_; }
 
   Tensor log_prob(const Tensor& x) const override;
+  // The value expanded (detached from it for sample).
+  Tensor sample(const Shape& sample_shape = {}, at::Generator gen = {}) const override;
   bool has_rsample() const override { return true; }
   Tensor rsample(const Shape& sample_shape = {}, at::Generator gen = {}) const override;
   Tensor mean() const override { return value_; }

@@ -41,8 +41,8 @@ Tensor cholesky_or_throw(const std::string& dist, const std::string& arg, const 
 
 // Broadcasts a mean (a number, or (..., n)) against a matrix (..., n, n) into (batch..., n) and
 // (batch..., n, n); `matrix_arg` names the matrix in errors.
-std::pair<Tensor, Tensor> broadcast_loc_and_matrix(const std::string& dist, const TensorArg& loc,
-                                                   const Tensor& matrix, const std::string& matrix_arg);
+std::pair<Tensor, Tensor> broadcast_loc_and_matrix(const std::string& dist, const TensorArg& loc, const Tensor& matrix,
+                                                   const std::string& matrix_arg);
 
 // A mean given as a number or a tensor as a tensor with at least one dimension of size n.
 Tensor loc_as_vector(const TensorArg& loc, int64_t n, const at::TensorOptions& options);

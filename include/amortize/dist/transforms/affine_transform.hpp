@@ -21,7 +21,7 @@ class AffineTransform : public Transform {
   // past the bound even where loc + scale * x rounds onto it.
   Tensor forward(const Tensor& x) const override;
   Tensor inverse(const Tensor& y) const override;
-  // log |scale| broadcast to x's shape, summed over the event dimensions.
+  // log |scale| broadcast with x (and y when given), summed over the event dimensions.
   Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
   Constraint domain() const override { return domain_; }
   Constraint codomain() const override { return codomain_; }

@@ -7,6 +7,8 @@ namespace amortize::dist {
 class ExpTransform : public Transform {
  public:
   std::string name() const override { return "exp"; }
+  // Kept at least the smallest normal number of the dtype, so that it stays positive where exp
+  // underflows (x below about -708 in float64, -87 in float32).
   Tensor forward(const Tensor& x) const override;
   Tensor inverse(const Tensor& y) const override;
   // log |dy/dx| = x.

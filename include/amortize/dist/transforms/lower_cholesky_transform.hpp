@@ -9,6 +9,7 @@ namespace amortize::dist {
 class LowerCholeskyTransform : public Transform {
  public:
   std::string name() const override { return "lower_cholesky"; }
+  // The diagonal is kept at least the smallest normal number where exp would underflow.
   Tensor forward(const Tensor& x) const override;
   Tensor inverse(const Tensor& y) const override;
   // The sum of the last K entries of x (exp on the diagonal; the rest is the identity).

@@ -8,6 +8,8 @@ namespace amortize::dist {
 class OrderedTransform : public Transform {
  public:
   std::string name() const override { return "ordered"; }
+  // Steps exp(x_i) too small to change y_{i-1} in floating point are raised to a few ulps of it,
+  // so the output is strictly increasing for any input (the inverse is exact elsewhere).
   Tensor forward(const Tensor& x) const override;
   Tensor inverse(const Tensor& y) const override;
   // sum_{i>=1} x_i.

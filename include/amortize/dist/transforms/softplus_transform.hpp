@@ -8,7 +8,8 @@ namespace amortize::dist {
 class SoftplusTransform : public Transform {
  public:
   std::string name() const override { return "softplus"; }
-  Tensor forward(const Tensor& x) const override { return softplus(x); }
+  // Kept at least the smallest normal number so that it stays positive where it underflows.
+  Tensor forward(const Tensor& x) const override;
   // x = y + log(-expm1(-y)), accurate both for tiny y and for large y.
   Tensor inverse(const Tensor& y) const override;
   // log |dy/dx| = log sigmoid(x) = -softplus(-x).

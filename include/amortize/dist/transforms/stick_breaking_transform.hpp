@@ -9,6 +9,7 @@ namespace amortize::dist {
 class StickBreakingTransform : public Transform {
  public:
   std::string name() const override { return "stick_breaking"; }
+  // Coordinates are kept at least the smallest normal number where they would underflow.
   Tensor forward(const Tensor& x) const override;
   Tensor inverse(const Tensor& y) const override;
   // log |det| of the map from x to the first K-1 coordinates of y (the last is determined).

@@ -71,8 +71,8 @@ TEST(Cauchy, PathwiseGradientsMatchAnalytic) {
   // E[1 / (1 + x^2)] = (s + 1) / ((s + 1)^2 + m^2) for x ~ Cauchy(m, s).
   const double m = 0.7, s = 1.2, denom = (s + 1) * (s + 1) + m * m;
   auto f_of = [](const at::Tensor& x) { return (1 + x.square()).reciprocal(); };
-  auto by_loc = pathwise_derivative(
-      [&](const at::Tensor& loc) { return f_of(Cauchy(loc, s).rsample({}, seeded(1))); }, m, 200000);
+  auto by_loc = pathwise_derivative([&](const at::Tensor& loc) { return f_of(Cauchy(loc, s).rsample({}, seeded(1))); },
+                                    m, 200000);
   expect_within_monte_carlo(by_loc, -2 * m * (s + 1) / (denom * denom));
   auto by_scale = pathwise_derivative(
       [&](const at::Tensor& scale) { return f_of(Cauchy(d(m), scale).rsample({}, seeded(2))); }, s, 200000);
@@ -95,5 +95,7 @@ TEST(Cauchy, BroadcastsAndExpands) {
 
 TEST(Cauchy, RejectsBadArgumentsNamingThem) {
   expect_error([] { Cauchy(0.0, -1.0); }, "Cauchy: scale must be positive, got -1");
+  expect_error([] { Cauchy(at::zeros({2}, f64()), at::ones({3}, f64())); },
+               "Cauchy: parameters of shapes (2) and (3) do not broadcast");
   expect_error([] { Cauchy(std::numeric_limits<double>::infinity(), 1.0); }, "Cauchy: loc must be finite, got inf");
 }

@@ -76,8 +76,8 @@ inline void expect_gradient_matches(const std::function<at::Tensor(const at::Ten
                                     double tolerance = 1e-6) {
   auto analytic = amortize::testing::autograd_gradient(fn, x);
   auto numeric = amortize::testing::finite_difference_gradient(fn, x);
-  EXPECT_TRUE(at::allclose(analytic, numeric, tolerance, tolerance)) << "autograd " << analytic << "\nfinite differences "
-                                                                     << numeric;
+  EXPECT_TRUE(at::allclose(analytic, numeric, tolerance, tolerance))
+      << "autograd " << analytic << "\nfinite differences " << numeric;
 }
 
 }  // namespace continuous_test

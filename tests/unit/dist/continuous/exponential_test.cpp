@@ -74,6 +74,10 @@ TEST(Exponential, BroadcastsAndExpands) {
 }
 
 TEST(Exponential, RejectsBadRateNamingIt) {
-  expect_error([] { Exponential(at::tensor({1.0, -3.0}, f64())); }, "Exponential: rate must be positive, got -3 at index [1]");
+  expect_error(
+      [] {
+        Exponential(at::tensor({1.0, -3.0}, f64()));
+      },
+      "Exponential: rate must be positive, got -3 at index [1]");
   expect_error([] { Exponential(0.0); }, "Exponential: rate must be positive, got 0");
 }

@@ -88,6 +88,9 @@ TEST(HalfCauchy, PathwiseGradientMatchesAnalytic) {
 }
 
 TEST(HalfCauchy, RejectsBadScaleNamingIt) {
-  expect_error([] { HalfCauchy(at::tensor({1.0, -0.5}, f64())); },
-               "HalfCauchy: scale must be positive, got -0.5 at index [1]");
+  expect_error(
+      [] {
+        HalfCauchy(at::tensor({1.0, -0.5}, f64()));
+      },
+      "HalfCauchy: scale must be positive, got -0.5 at index [1]");
 }

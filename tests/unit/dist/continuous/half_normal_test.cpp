@@ -34,8 +34,8 @@ TEST(HalfNormal, DensityAtZeroIsFiniteAndBelowZeroIsMinusInfinity) {
   HalfNormal dist(d(2.0));
   EXPECT_NEAR(dist.log_prob(d(0.0)).item<double>(), reference_log_prob(0.0, 2.0), 1e-15);
   EXPECT_EQ(dist.log_prob(d(-1e-12)).item<double>(), -std::numeric_limits<double>::infinity());
-  auto grad = amortize::testing::autograd_gradient([](const at::Tensor& s) { return HalfNormal(s).log_prob(d(0.0)); },
-                                                   d(2.0));
+  auto grad =
+      amortize::testing::autograd_gradient([](const at::Tensor& s) { return HalfNormal(s).log_prob(d(0.0)); }, d(2.0));
   set_validation(true);
   EXPECT_NEAR(grad.item<double>(), -0.5, 1e-15);
   expect_error([] { HalfNormal(1.0).log_prob(d(-0.5)); }, "HalfNormal: value outside the support positive");
@@ -43,7 +43,12 @@ TEST(HalfNormal, DensityAtZeroIsFiniteAndBelowZeroIsMinusInfinity) {
 
 TEST(HalfNormal, BroadcastsExpandsAndKeepsDtype) {
   HalfNormal dist(at::ones({3, 1}, f32()));
-  EXPECT_EQ(dist.log_prob(at::ones({4, 1}, f32())).sizes(), (at::IntArrayRef{4, 3, 1}));
+  EXPECT_EQ(dist.log_prob(at::ones({4, 1, 1}, f32())).sizes(), (at::IntArrayRef{4, 3, 1}));
+  expect_error(
+      [&] {
+        dist.log_prob(at::ones({4, 1}, f32()));
+      },
+      "HalfNormal: value of shape (4, 1) does not broadcast with batch shape (3, 1)");
   auto expanded = dist.expand({2, 3, 5});
   EXPECT_EQ(expanded->rsample({4}).sizes(), (at::IntArrayRef{4, 2, 3, 5}));
   EXPECT_EQ(expanded->rsample().scalar_type(), at::kFloat);
@@ -84,7 +89,10 @@ TEST(HalfNormal, EntropyAndKlMatchClosedFormAndMonteCarlo) {
 }
 
 TEST(HalfNormal, RejectsBadScaleNamingIt) {
-  expect_error([] { HalfNormal(at::tensor({1.0, 2.0, 3.0, -4.0}, f64()).reshape({2, 2})); },
-               "HalfNormal: scale must be positive, got -4 at index [1, 1]");
+  expect_error(
+      [] {
+        HalfNormal(at::tensor({1.0, 2.0, 3.0, -4.0}, f64()).reshape({2, 2}));
+      },
+      "HalfNormal: scale must be positive, got -4 at index [1, 1]");
   expect_error([] { HalfNormal(0.0); }, "HalfNormal: scale must be positive, got 0");
 }

@@ -81,6 +81,13 @@ TEST(Laplace, BroadcastsAndExpands) {
 }
 
 TEST(Laplace, RejectsBadArgumentsNamingThem) {
-  expect_error([] { Laplace(0.0, at::tensor({1.0, 0.0}, f64())); }, "Laplace: scale must be positive, got 0 at index [1]");
+  expect_error(
+      [] {
+        Laplace(0.0, at::tensor({1.0, 0.0}, f64()));
+      },
+      "Laplace: scale must be positive, got 0 at index [1]");
   expect_error([] { Laplace(std::nan(""), 1.0); }, "Laplace: loc must be finite, got nan");
+  expect_error([] { Laplace(at::zeros({2}, f64()), at::ones({3}, f64())); },
+               "Laplace: parameters of shapes (2) and (3) do not broadcast");
+  expect_error([] { Laplace(at::zeros({2}, f64()), 1.0).expand({3}); }, "Laplace: cannot expand batch shape (2) to (3)");
 }

@@ -65,8 +65,8 @@ TEST(LogNormal, LogProbGradientsMatchFiniteDifferences) {
 }
 
 TEST(LogNormal, RsampleGradientsMatchFiniteDifferencesWithFixedNoise) {
-  expect_gradient_matches(
-      [](const at::Tensor& p) { return LogNormal(p[0], p[1]).rsample({6}, seeded(3)); }, at::tensor({0.2, 0.6}, f64()));
+  expect_gradient_matches([](const at::Tensor& p) { return LogNormal(p[0], p[1]).rsample({6}, seeded(3)); },
+                          at::tensor({0.2, 0.6}, f64()));
 }
 
 TEST(LogNormal, SamplesMatchMomentsAndCdf) {
@@ -88,8 +88,8 @@ TEST(LogNormal, CdfMatchesClosedForm) {
 
 TEST(LogNormal, PathwiseGradientOfMeanMatchesAnalytic) {
   const int64_t n = 200000;
-  auto by_loc = pathwise_derivative([](const at::Tensor& loc) { return LogNormal(loc, 0.4).rsample({}, seeded(5)); },
-                                    0.2, n);
+  auto by_loc =
+      pathwise_derivative([](const at::Tensor& loc) { return LogNormal(loc, 0.4).rsample({}, seeded(5)); }, 0.2, n);
   expect_within_monte_carlo(by_loc, std::exp(0.2 + 0.08));
   auto by_scale = pathwise_derivative(
       [](const at::Tensor& scale) { return LogNormal(d(0.2), scale).rsample({}, seeded(6)); }, 0.4, n);
@@ -111,8 +111,11 @@ TEST(LogNormal, KlMatchesMonteCarlo) {
 }
 
 TEST(LogNormal, RejectsBadArgumentsNamingThem) {
-  expect_error([] { LogNormal(0.0, at::tensor({1.0, -2.0}, f64())); },
-               "LogNormal: scale must be positive, got -2 at index [1]");
+  expect_error(
+      [] {
+        LogNormal(0.0, at::tensor({1.0, -2.0}, f64()));
+      },
+      "LogNormal: scale must be positive, got -2 at index [1]");
   expect_error([] { LogNormal(0.0, 0.0); }, "LogNormal: scale must be positive, got 0");
   expect_error([] { LogNormal(at::tensor({std::nan("")}, f64()), 1.0); }, "LogNormal: loc must be finite, got nan");
   expect_error([] { LogNormal(at::zeros({3}, f64()), at::ones({2}, f64())); },

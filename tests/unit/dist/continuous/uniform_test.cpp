@@ -12,7 +12,8 @@ TEST(Uniform, LogProbIsMinusLogWidthInsideIncludingBothBounds) {
   for (auto [low, high] : {std::pair{-2.0, 3.0}, {0.0, 1e-8}, {-1e10, 1e10}}) {
     Uniform dist(d(low), high);
     for (double x : {low, low + 0.25 * (high - low), high}) {
-      EXPECT_NEAR(dist.log_prob(d(x)).item<double>(), -std::log(high - low), 1e-14 * (1 + std::abs(std::log(high - low))));
+      EXPECT_NEAR(dist.log_prob(d(x)).item<double>(), -std::log(high - low),
+                  1e-14 * (1 + std::abs(std::log(high - low))));
     }
   }
   EXPECT_NEAR(Uniform(f(-2.0), 3.0).log_prob(f(3.0)).item<double>(), -std::log(5.0), 1e-6);
@@ -89,8 +90,11 @@ TEST(Uniform, BroadcastsAndExpands) {
 }
 
 TEST(Uniform, RejectsBadArgumentsNamingThem) {
-  expect_error([] { Uniform(at::tensor({0.0, 2.0}, f64()), 1.0); },
-               "Uniform: low must be less than high, got low 2 and high 1 at index [1]");
+  expect_error(
+      [] {
+        Uniform(at::tensor({0.0, 2.0}, f64()), 1.0);
+      },
+      "Uniform: low must be less than high, got low 2 and high 1 at index [1]");
   expect_error([] { Uniform(1.0, 1.0); }, "Uniform: low must be less than high, got low 1 and high 1");
   expect_error([] { Uniform(-std::numeric_limits<double>::infinity(), 1.0); }, "Uniform: low must be finite, got -inf");
   expect_error([] { Uniform(0.0, std::nan("")); }, "Uniform: high must be finite, got nan");

@@ -112,7 +112,7 @@ TEST(Bernoulli, MomentsAndEntropyMatchClosedForm) {
 }
 
 TEST(Bernoulli, EnumerateSupportCoversTheMass) {
-  auto d = Bernoulli::from_logits(at::tensor({{-1.0, 2.0, 0.0}}, f64()));
+  auto d = Bernoulli::from_logits(matrix({{-1.0, 2.0, 0.0}}, f64()));
   auto values = d.enumerate_support();
   EXPECT_EQ(values.sizes(), (at::IntArrayRef{2, 1, 3}));
   EXPECT_EQ(d.enumerate_support(false).sizes(), (at::IntArrayRef{2, 1, 1}));
@@ -126,7 +126,8 @@ TEST(Bernoulli, ExpandsAndBroadcasts) {
   EXPECT_EQ(e->batch_shape(), (Shape{4, 1}));
   EXPECT_EQ(e->log_prob(at::ones({2, 4, 1}, f64())).sizes(), (at::IntArrayRef{2, 4, 1}));
   EXPECT_EQ(e->type_name(), "Bernoulli");
-  expect_distribution_error([&] { d.expand({2, 3}); }, "Bernoulli: cannot expand batch shape (1) to (2, 3)");
+  auto two = Bernoulli::from_probs(at::tensor({0.3, 0.6}, f64()));
+  expect_distribution_error([&] { two.expand({3}); }, "Bernoulli: cannot expand batch shape (2) to (3)");
   EXPECT_FALSE(d.has_rsample());
   EXPECT_TRUE(d.is_discrete());
 }
@@ -140,12 +141,20 @@ TEST(Bernoulli, FractionalValuesGiveCrossEntropyWhenValidationIsOff) {
 }
 
 TEST(Bernoulli, RejectsBadArgumentsNamingThem) {
-  expect_distribution_error([] { Bernoulli::from_probs(at::tensor({0.5, 1.5}, f64())); },
-                            "Bernoulli: probs must be in [0, 1], got 1.5 at index [1]");
+  expect_distribution_error(
+      [] {
+        Bernoulli::from_probs(at::tensor({0.5, 1.5}, f64()));
+      },
+      "Bernoulli: probs must be in [0, 1], got 1.5 at index [1]");
   expect_distribution_error([] { Bernoulli::from_probs(-0.25); }, "Bernoulli: probs must be in [0, 1], got -0.25");
-  expect_distribution_error([] { Bernoulli::from_logits(at::tensor({0.0, NAN}, f64())); },
-                            "Bernoulli: logits must not be NaN, got nan at index [1]");
+  expect_distribution_error(
+      [] {
+        Bernoulli::from_logits(at::tensor({0.0, NAN}, f64()));
+      },
+      "Bernoulli: logits must not be NaN, got nan at index [1]");
   auto d = Bernoulli::from_probs(0.3);
-  expect_distribution_error([&] { d.log_prob(at::scalar_tensor(0.5)); }, "Bernoulli: value outside the support boolean");
-  expect_distribution_error([&] { d.log_prob(at::scalar_tensor(2.0)); }, "Bernoulli: value outside the support boolean");
+  expect_distribution_error([&] { d.log_prob(at::scalar_tensor(0.5)); },
+                            "Bernoulli: value outside the support boolean");
+  expect_distribution_error([&] { d.log_prob(at::scalar_tensor(2.0)); },
+                            "Bernoulli: value outside the support boolean");
 }

@@ -10,7 +10,7 @@ using namespace amortize::dist;
 using namespace amortize::testing;
 
 TEST(Categorical, LogProbFromProbsNormalisesWeights) {
-  auto weights = at::tensor({{1.0, 3.0, 0.0, 4.0}, {0.25, 0.25, 0.25, 0.25}}, f64());
+  auto weights = matrix({{1.0, 3.0, 0.0, 4.0}, {0.25, 0.25, 0.25, 0.25}}, f64());
   auto d = Categorical::from_probs(weights);
   EXPECT_EQ(d.batch_shape(), (Shape{2}));
   EXPECT_EQ(d.event_shape(), (Shape{}));
@@ -51,9 +51,9 @@ TEST(Categorical, LogProbFromLogitsIsLogSoftmaxAtExtremes) {
 }
 
 TEST(Categorical, AcceptsInt64AndFloatIndicesAndBroadcasts) {
-  auto d = Categorical::from_logits(at::tensor({{0.1, 0.2, 0.7}, {1.0, -1.0, 0.0}}, f64()));
-  auto as_long = d.log_prob(at::tensor({{2, 0}, {1, 1}, {0, 2}}, at::kLong));
-  auto as_double = d.log_prob(at::tensor({{2.0, 0.0}, {1.0, 1.0}, {0.0, 2.0}}, f64()));
+  auto d = Categorical::from_logits(matrix({{0.1, 0.2, 0.7}, {1.0, -1.0, 0.0}}, f64()));
+  auto as_long = d.log_prob(matrix({{2, 0}, {1, 1}, {0, 2}}, at::kLong));
+  auto as_double = d.log_prob(matrix({{2.0, 0.0}, {1.0, 1.0}, {0.0, 2.0}}, f64()));
   EXPECT_EQ(as_long.sizes(), (at::IntArrayRef{3, 2}));
   EXPECT_EQ(as_long.scalar_type(), at::kDouble);
   EXPECT_TRUE(at::equal(as_long, as_double));
@@ -123,12 +123,18 @@ TEST(Categorical, ExpandsOverBatch) {
 }
 
 TEST(Categorical, RejectsBadArgumentsNamingThem) {
-  expect_distribution_error([] { Categorical::from_probs(at::tensor({{0.5, 0.6, -0.1}}, f64())); },
-                            "Categorical: probs must be non-negative, got -0.1 at index [0, 2]");
+  expect_distribution_error(
+      [] {
+        Categorical::from_probs(matrix({{0.5, 0.6, -0.1}}, f64()));
+      },
+      "Categorical: probs must be non-negative, got -0.1 at index [0, 2]");
   expect_distribution_error([] { Categorical::from_probs(at::zeros({3}, f64())); },
                             "Categorical: probs must have a positive sum");
-  expect_distribution_error([] { Categorical::from_logits(at::tensor({0.0, NAN}, f64())); },
-                            "Categorical: logits must not be NaN, got nan at index [1]");
+  expect_distribution_error(
+      [] {
+        Categorical::from_logits(at::tensor({0.0, NAN}, f64()));
+      },
+      "Categorical: logits must not be NaN, got nan at index [1]");
   expect_distribution_error([] { Categorical::from_logits(1.0); },
                             "Categorical: logits must have at least one dimension");
   auto d = Categorical::from_probs(at::tensor({0.2, 0.3, 0.5}, f64()));

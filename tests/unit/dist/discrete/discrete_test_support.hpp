@@ -16,6 +16,13 @@ namespace amortize::testing {
 
 inline at::TensorOptions f64() { return at::TensorOptions().dtype(at::kDouble); }
 
+// A 2-D tensor from rows of equal length.
+inline at::Tensor matrix(const std::vector<std::vector<double>>& rows, at::TensorOptions options = f64()) {
+  std::vector<at::Tensor> stacked;
+  for (const auto& row : rows) stacked.push_back(at::tensor(row, at::TensorOptions().dtype(at::kDouble)));
+  return at::stack(stacked).to(options);
+}
+
 // Every cell k: |count_k / n - p_k| <= kMonteCarloZ * sqrt(p_k (1 - p_k) / n); cells with
 // p_k = 0 are never drawn. `draws` holds integer values (any dtype), `probs[k]` is P(x = k);
 // values beyond probs.size() are pooled into the last cell as "the rest".

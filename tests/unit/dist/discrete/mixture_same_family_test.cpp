@@ -66,12 +66,14 @@ TEST(MixtureSameFamily, LogProbMatchesExplicitSumOfComponents) {
 
 TEST(MixtureSameFamily, PoissonMixtureLogProbMatchesExplicitSum) {
   const std::vector<double> w = {0.7, 0.3}, rate = {0.0, 6.0};
-  MixtureSameFamily d(Categorical::from_probs(at::tensor(w, f64())), std::make_shared<Poisson>(at::tensor(rate, f64())));
+  MixtureSameFamily d(Categorical::from_probs(at::tensor(w, f64())),
+                      std::make_shared<Poisson>(at::tensor(rate, f64())));
   EXPECT_TRUE(d.is_discrete());
   for (double k : {0.0, 1.0, 6.0, 20.0}) {
     double p = 0;
     for (int c = 0; c < 2; ++c) {
-      p += w[c] * (rate[c] == 0 ? (k == 0 ? 1.0 : 0.0) : std::exp(k * std::log(rate[c]) - rate[c] - std::lgamma(k + 1)));
+      p +=
+          w[c] * (rate[c] == 0 ? (k == 0 ? 1.0 : 0.0) : std::exp(k * std::log(rate[c]) - rate[c] - std::lgamma(k + 1)));
     }
     EXPECT_NEAR(d.log_prob(at::scalar_tensor(k, f64())).item<double>(), std::log(p), 1e-12 * std::abs(std::log(p)));
   }
@@ -112,8 +114,8 @@ TEST(MixtureSameFamily, SamplesMatchMomentsAndPassKolmogorovSmirnov) {
 
 TEST(MixtureSameFamily, VectorComponentsThroughIndependent) {
   // Components: Normal with batch (K=2) and event (3) via to_event.
-  auto locs = at::tensor({{0.0, 1.0, 2.0}, {-1.0, 4.0, 0.5}}, f64());
-  auto scales = at::tensor({{1.0, 0.5, 2.0}, {0.3, 1.0, 1.0}}, f64());
+  auto locs = matrix({{0.0, 1.0, 2.0}, {-1.0, 4.0, 0.5}}, f64());
+  auto scales = matrix({{1.0, 0.5, 2.0}, {0.3, 1.0, 1.0}}, f64());
   auto component = std::make_shared<Normal>(locs, scales)->to_event(1);
   MixtureSameFamily d(Categorical::from_probs(at::tensor({0.4, 0.6}, f64())), component);
   EXPECT_EQ(d.batch_shape(), (Shape{}));
@@ -123,7 +125,8 @@ TEST(MixtureSameFamily, VectorComponentsThroughIndependent) {
   const double w[2] = {0.4, 0.6};
   for (int k = 0; k < 2; ++k) {
     double dens = w[k];
-    for (int j = 0; j < 3; ++j) dens *= normal_pdf(x[j].item<double>(), locs[k][j].item<double>(), scales[k][j].item<double>());
+    for (int j = 0; j < 3; ++j)
+      dens *= normal_pdf(x[j].item<double>(), locs[k][j].item<double>(), scales[k][j].item<double>());
     p += dens;
   }
   EXPECT_NEAR(d.log_prob(x).item<double>(), std::log(p), 1e-12);

@@ -86,8 +86,11 @@ TEST(Poisson, MomentsExpandAndMissingEntropy) {
 }
 
 TEST(Poisson, RejectsBadArgumentsNamingThem) {
-  expect_distribution_error([] { Poisson(at::tensor({1.0, -1.0}, f64())); },
-                            "Poisson: rate must be non-negative, got -1 at index [1]");
+  expect_distribution_error(
+      [] {
+        Poisson(at::tensor({1.0, -1.0}, f64()));
+      },
+      "Poisson: rate must be non-negative, got -1 at index [1]");
   expect_distribution_error([] { Poisson(at::tensor({INFINITY}, f64())); }, "Poisson: rate must be finite, got inf");
   Poisson d(1.0);
   expect_distribution_error([&] { d.log_prob(at::scalar_tensor(-1.0)); },

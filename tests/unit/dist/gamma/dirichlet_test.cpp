@@ -67,7 +67,7 @@ TEST(Dirichlet, LogProbMatchesClosedFormIncludingFaces) {
 }
 
 TEST(Dirichlet, LogProbGradientsInConcentrationMatchFiniteDifferences) {
-  auto x = at::tensor({{0.1, 0.3, 0.6}, {0.5, 0.25, 0.25}}, f64());
+  auto x = vec({0.1, 0.3, 0.6, 0.5, 0.25, 0.25}).reshape({2, 3});
   auto lp = [&](const at::Tensor& a) { return Dirichlet(a).log_prob(x); };
   auto a = vec({0.4, 2.0, 9.0});
   EXPECT_TRUE(at::allclose(autograd_gradient(lp, a), finite_difference_gradient(lp, a), 1e-6, 1e-6));
@@ -122,8 +122,8 @@ TEST(Dirichlet, PathwiseGradientsOfExpectationsMatchAnalytic) {
       (f == 0 ? x : x.log()).sum().backward();
       for (int64_t j = 0; j < 3; ++j) {
         const double delta = i == j ? 1.0 : 0.0;
-        const double expected = f == 0 ? (delta * total - a0[i]) / (total * total)
-                                       : delta * trigamma_ref(a0[i]) - trigamma_ref(total);
+        const double expected =
+            f == 0 ? (delta * total - a0[i]) / (total * total) : delta * trigamma_ref(a0[i]) - trigamma_ref(total);
         auto g = monte_carlo(a.grad().select(-1, j));
         EXPECT_NEAR(g.mean, expected, kMonteCarloZ * g.standard_error) << "f=" << f << " i=" << i << " j=" << j;
       }
@@ -156,8 +156,16 @@ TEST(Dirichlet, ShapesBroadcastAndExpand) {
 TEST(Dirichlet, RejectsBadArgumentsNamingThem) {
   expect_error([] { Dirichlet(at::scalar_tensor(1.0, f64())); },
                "Dirichlet: concentration must have at least one dimension, got shape ()");
-  expect_error([] { Dirichlet(vec({1.0, 0.0, 2.0})); }, "Dirichlet: concentration must be positive, got 0 at index [1]");
+  expect_error(
+      [] {
+        Dirichlet(vec({1.0, 0.0, 2.0}));
+      },
+      "Dirichlet: concentration must be positive, got 0 at index [1]");
   Dirichlet d(vec({1.0, 2.0, 3.0}));
   expect_error([&] { d.log_prob(vec({0.5, 0.6, 0.1})); }, "Dirichlet: value outside the support simplex");
-  expect_error([&] { d.log_prob(vec({0.5, 0.5})); }, "Dirichlet: value of shape (2) does not end in the event shape (3)");
+  expect_error(
+      [&] {
+        d.log_prob(vec({0.5, 0.5}));
+      },
+      "Dirichlet: value of shape (2) does not end in the event shape (3)");
 }

@@ -190,19 +190,31 @@ TEST(LowRankMultivariateNormal, Float32Works) {
 TEST(LowRankMultivariateNormal, RejectsBadArgumentsNamingThem) {
   auto loc = at::zeros({2}, f64());
   auto w = at::ones({2, 1}, f64());
-  expect_error([&] { LowRankMultivariateNormal(loc, w, at::tensor({1.0, -1.0}, f64())); },
-               "LowRankMultivariateNormal: cov_diag must be positive, got -1 at index [1]");
-  expect_error([&] { LowRankMultivariateNormal(loc, w, at::tensor({0.0, 1.0}, f64())); },
-               "LowRankMultivariateNormal: cov_diag must be positive, got 0 at index [0]");
+  expect_error(
+      [&] {
+        LowRankMultivariateNormal(loc, w, at::tensor({1.0, -1.0}, f64()));
+      },
+      "LowRankMultivariateNormal: cov_diag must be positive, got -1 at index [1]");
+  expect_error(
+      [&] {
+        LowRankMultivariateNormal(loc, w, at::tensor({0.0, 1.0}, f64()));
+      },
+      "LowRankMultivariateNormal: cov_diag must be positive, got 0 at index [0]");
   expect_error([&] { LowRankMultivariateNormal(at::zeros({3}, f64()), w, at::ones({2}, f64())); },
                "LowRankMultivariateNormal: loc of shape (3) does not match cov_factor of shape (2, 1)");
   expect_error([&] { LowRankMultivariateNormal(loc, w, at::ones({3}, f64())); },
                "LowRankMultivariateNormal: cov_diag of shape (3) does not match cov_factor of shape (2, 1)");
   expect_error([&] { LowRankMultivariateNormal(loc, at::ones({2}, f64()), at::ones({2}, f64())); },
                "LowRankMultivariateNormal: cov_factor must have shape (..., n, r) with n >= 1, got (2)");
-  expect_error([&] { LowRankMultivariateNormal(at::zeros({3, 2}, f64()), w, at::ones({4, 2}, f64())); },
-               "LowRankMultivariateNormal: batch shapes of loc (3, 2), cov_factor (2, 1) and cov_diag (4, 2) do not "
-               "broadcast");
-  expect_error([&] { LowRankMultivariateNormal(loc, at::full({2, 1}, INFINITY, f64()), at::ones({2}, f64())); },
-               "LowRankMultivariateNormal: cov_factor must be finite");
+  expect_error(
+      [&] {
+        LowRankMultivariateNormal(at::zeros({3, 2}, f64()), w, at::ones({4, 2}, f64()));
+      },
+      "LowRankMultivariateNormal: batch shapes of loc (3, 2), cov_factor (2, 1) and cov_diag (4, 2) do not "
+      "broadcast");
+  expect_error(
+      [&] {
+        LowRankMultivariateNormal(loc, at::full({2, 1}, INFINITY, f64()), at::ones({2}, f64()));
+      },
+      "LowRankMultivariateNormal: cov_factor must be finite");
 }

@@ -19,7 +19,8 @@ at::Tensor random_diag(std::vector<int64_t> shape, uint64_t seed) { return (0.5 
 struct Family {
   MultivariateNormal dense_a{random_tensor({2, 1, 3}, 1), random_scale_tril({2, 1}, 3, 2)};
   MultivariateNormal dense_b{random_tensor({3, 3}, 3), random_scale_tril({3}, 3, 4)};
-  LowRankMultivariateNormal low_a{random_tensor({2, 1, 3}, 5), random_tensor({2, 1, 3, 2}, 6), random_diag({2, 1, 3}, 7)};
+  LowRankMultivariateNormal low_a{random_tensor({2, 1, 3}, 5), random_tensor({2, 1, 3, 2}, 6),
+                                  random_diag({2, 1, 3}, 7)};
   LowRankMultivariateNormal low_b{random_tensor({3, 3}, 8), random_tensor({3, 3, 1}, 9), random_diag({3, 3}, 10)};
 };
 
@@ -61,7 +62,8 @@ TEST(MultivariateKL, MatchesMonteCarloEstimate) {
     auto se = log_ratio.std(0) / std::sqrt(static_cast<double>(n_draws));
     auto kl = kl_divergence(*p, *q);
     EXPECT_TRUE(((kl - estimate).abs() <= kMonteCarloZ * se).all().item<bool>())
-        << p->type_name() << " || " << q->type_name() << "\n" << kl << estimate << se;
+        << p->type_name() << " || " << q->type_name() << "\n"
+        << kl << estimate << se;
   }
 }
 
@@ -98,12 +100,16 @@ TEST(MultivariateKL, GradientsMatchFiniteDifferences) {
   check([&](const at::Tensor& t) { return kl(loc_p, tril_p, loc_q, w_q, t); }, d_q);
   auto w_p = random_tensor({3, 1}, 25);
   auto d_p = random_diag({3}, 26);
-  check([&](const at::Tensor& t) {
-    return kl_divergence(LowRankMultivariateNormal(loc_p, t, d_p), LowRankMultivariateNormal(loc_q, w_q, d_q));
-  }, w_p);
-  check([&](const at::Tensor& t) {
-    return kl_divergence(LowRankMultivariateNormal(loc_p, w_p, t), MultivariateNormal(loc_q, tril_p));
-  }, d_p);
+  check(
+      [&](const at::Tensor& t) {
+        return kl_divergence(LowRankMultivariateNormal(loc_p, t, d_p), LowRankMultivariateNormal(loc_q, w_q, d_q));
+      },
+      w_p);
+  check(
+      [&](const at::Tensor& t) {
+        return kl_divergence(LowRankMultivariateNormal(loc_p, w_p, t), MultivariateNormal(loc_q, tril_p));
+      },
+      d_p);
 }
 
 TEST(MultivariateKL, Float32Works) {

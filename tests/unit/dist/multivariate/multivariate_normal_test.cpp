@@ -1,5 +1,5 @@
-#include "amortize/dist/continuous/normal.hpp"
 #include "amortize/dist/multivariate/multivariate_normal.hpp"
+#include "amortize/dist/continuous/normal.hpp"
 #include "dense_gaussian_reference.hpp"
 #include "numeric_checks.hpp"
 
@@ -200,27 +200,54 @@ TEST(MultivariateNormal, Float32Works) {
 
 TEST(MultivariateNormal, RejectsBadArgumentsNamingThem) {
   auto loc = at::zeros({2}, f64());
-  expect_error([&] { MultivariateNormal(loc, at::tensor({1.0, 0.5, 0.0, 1.0}, f64()).reshape({2, 2})); },
-               "MultivariateNormal: scale_tril must be lower triangular, got 0.5 above the diagonal at index [0, 1]");
-  expect_error([&] { MultivariateNormal(loc, at::tensor({1.0, 0.0, 0.3, -1.0}, f64()).reshape({2, 2})); },
-               "MultivariateNormal: scale_tril diagonal must be positive, got -1 at index [1]");
-  expect_error([&] { MultivariateNormal(loc, at::tensor({1.0, 0.0, 0.3, 0.0}, f64()).reshape({2, 2})); },
-               "MultivariateNormal: scale_tril diagonal must be positive, got 0 at index [1]");
+  expect_error(
+      [&] {
+        MultivariateNormal(loc, at::tensor({1.0, 0.5, 0.0, 1.0}, f64()).reshape({2, 2}));
+      },
+      "MultivariateNormal: scale_tril must be lower triangular, got 0.5 above the diagonal at index [0, 1]");
+  expect_error(
+      [&] {
+        MultivariateNormal(loc, at::tensor({1.0, 0.0, 0.3, -1.0}, f64()).reshape({2, 2}));
+      },
+      "MultivariateNormal: scale_tril diagonal must be positive, got -1 at index [1]");
+  expect_error(
+      [&] {
+        MultivariateNormal(loc, at::tensor({1.0, 0.0, 0.3, 0.0}, f64()).reshape({2, 2}));
+      },
+      "MultivariateNormal: scale_tril diagonal must be positive, got 0 at index [1]");
   expect_error([&] { MultivariateNormal(at::zeros({3}, f64()), at::eye(2, f64())); },
                "MultivariateNormal: loc of shape (3) does not match scale_tril of shape (2, 2)");
-  expect_error([&] { MultivariateNormal(at::zeros({2, 3}, f64()), at::eye(3, f64()).expand({4, 3, 3})); },
-               "MultivariateNormal: batch shapes of loc (2, 3) and scale_tril (4, 3, 3) do not broadcast");
-  expect_error([&] { MultivariateNormal(loc, at::ones({2, 3}, f64())); },
-               "MultivariateNormal: scale_tril must have shape (..., n, n) with n >= 1, got (2, 3)");
-  expect_error([&] { MultivariateNormal(at::tensor({NAN, 0.0}, f64()), at::eye(2, f64())); },
-               "MultivariateNormal: loc must be finite");
-  expect_error([&] { MultivariateNormal::from_covariance_matrix(loc, at::tensor({1.0, 2.0, 2.0, 1.0}, f64()).reshape({2, 2})); },
-               "MultivariateNormal: covariance_matrix must be positive definite");
-  expect_error([&] { MultivariateNormal::from_covariance_matrix(loc, at::tensor({1.0, 0.5, 0.0, 1.0}, f64()).reshape({2, 2})); },
-               "MultivariateNormal: covariance_matrix must be symmetric");
-  expect_error([&] { MultivariateNormal::from_precision_matrix(loc, -at::eye(2, f64()).expand({3, 2, 2})); },
-               "MultivariateNormal: precision_matrix must be positive definite, but its Cholesky factorisation "
-               "failed (the matrix at batch index [0])");
+  expect_error(
+      [&] {
+        MultivariateNormal(at::zeros({2, 3}, f64()), at::eye(3, f64()).expand({4, 3, 3}));
+      },
+      "MultivariateNormal: batch shapes of loc (2, 3) and scale_tril (4, 3, 3) do not broadcast");
+  expect_error(
+      [&] {
+        MultivariateNormal(loc, at::ones({2, 3}, f64()));
+      },
+      "MultivariateNormal: scale_tril must have shape (..., n, n) with n >= 1, got (2, 3)");
+  expect_error(
+      [&] {
+        MultivariateNormal(at::tensor({NAN, 0.0}, f64()), at::eye(2, f64()));
+      },
+      "MultivariateNormal: loc must be finite");
+  expect_error(
+      [&] {
+        MultivariateNormal::from_covariance_matrix(loc, at::tensor({1.0, 2.0, 2.0, 1.0}, f64()).reshape({2, 2}));
+      },
+      "MultivariateNormal: covariance_matrix must be positive definite");
+  expect_error(
+      [&] {
+        MultivariateNormal::from_covariance_matrix(loc, at::tensor({1.0, 0.5, 0.0, 1.0}, f64()).reshape({2, 2}));
+      },
+      "MultivariateNormal: covariance_matrix must be symmetric");
+  expect_error(
+      [&] {
+        MultivariateNormal::from_precision_matrix(loc, -at::eye(2, f64()).expand({3, 2, 2}));
+      },
+      "MultivariateNormal: precision_matrix must be positive definite, but its Cholesky factorisation "
+      "failed (the matrix at batch index [0])");
   expect_error([&] { MultivariateNormal::from_covariance_matrix(at::zeros({3}, f64()), at::eye(2, f64())); },
                "MultivariateNormal: loc of shape (3) does not match covariance_matrix of shape (2, 2)");
   MultivariateNormal d(loc, at::eye(2, f64()));

@@ -37,14 +37,17 @@ std::vector<Case> continuous_cases() {
   };
 }
 
-// Draws spread over a wide range plus rows of +-30 everywhere.
+// Draws spread over a wide range, rows of +-30 everywhere, alternating +-30, and -1000 (where
+// exp and sigmoid underflow).
 at::Tensor unconstrained_values(const Case& c, at::ScalarType dtype) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
   const int64_t n = c.unconstrained_size == 0 ? 5 : c.unconstrained_size;
-  auto x = at::randn({8, n}, gen, f64()) * 10;
+  auto x = at::randn({10, n}, gen, f64()) * 10;
   x[6] = 30;
   x[7] = -30;
-  if (c.constraint.extra_event_dims() == 2) x = x.view({2, 4, n});
+  x[8] = -1000;
+  x[9] = 30 - 60 * (at::arange(n, f64()).remainder(2));
+  if (c.constraint.extra_event_dims() == 2) x = x.view({2, 5, n});
   return x.to(dtype);
 }
 }  // namespace
@@ -56,7 +59,8 @@ TEST(BijectTo, ForwardLandsInTheConstraintForAnyRealInput) {
       auto y = t->forward(unconstrained_values(c, dtype));
       EXPECT_EQ(y.scalar_type(), dtype) << c.constraint.name();
       EXPECT_TRUE(c.constraint.check(y).all().item<bool>())
-          << t->name() << " onto " << c.constraint.name() << " in " << at::toString(dtype) << "\n" << y;
+          << t->name() << " onto " << c.constraint.name() << " in " << at::toString(dtype) << "\n"
+          << y;
     }
   }
 }
@@ -96,7 +100,8 @@ TEST(BijectTo, LogDetHasOneValuePerEventAndMatchesTheJacobian) {
 }
 
 TEST(BijectTo, DiscreteConstraintsThrowNamingTheConstraint) {
-  for (const auto& c : {constraints::boolean(), constraints::nonnegative_integer(), constraints::integer_interval(0, 5)}) {
+  for (const auto& c :
+       {constraints::boolean(), constraints::nonnegative_integer(), constraints::integer_interval(0, 5)}) {
     try {
       biject_to(c);
       FAIL() << "expected an error for " << c.name();

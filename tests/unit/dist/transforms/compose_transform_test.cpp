@@ -1,5 +1,5 @@
-#include "amortize/dist/transforms/affine_transform.hpp"
 #include "amortize/dist/transforms/compose_transform.hpp"
+#include "amortize/dist/transforms/affine_transform.hpp"
 #include "amortize/dist/transforms/exp_transform.hpp"
 #include "amortize/dist/transforms/independent_transform.hpp"
 #include "amortize/dist/transforms/lower_cholesky_transform.hpp"

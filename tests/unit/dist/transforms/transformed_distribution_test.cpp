@@ -1,5 +1,5 @@
-#include "amortize/dist/continuous/normal.hpp"
 #include "amortize/dist/transformed_distribution.hpp"
+#include "amortize/dist/continuous/normal.hpp"
 #include "amortize/dist/transforms/affine_transform.hpp"
 #include "amortize/dist/transforms/exp_transform.hpp"
 #include "amortize/dist/transforms/independent_transform.hpp"
@@ -25,7 +25,7 @@ TransformPtr make(Args&&... args) {
   return std::make_shared<T>(std::forward<Args>(args)...);
 }
 
-DistPtr log_normal(TensorArg mu, TensorArg sigma) {
+DistPtr make_log_normal(TensorArg mu, TensorArg sigma) {
   return std::make_shared<TransformedDistribution>(std::make_shared<Normal>(mu, sigma),
                                                    std::vector<TransformPtr>{make<ExpTransform>()});
 }
@@ -39,7 +39,7 @@ double log_normal_log_density(double y, double mu, double sigma) {
 TEST(TransformedDistribution, NormalThroughExpIsLogNormal) {
   for (double mu : {-5.0, 0.0, 1.3}) {
     for (double sigma : {1e-2, 0.7, 30.0}) {
-      auto d = log_normal(at::scalar_tensor(mu, f64()), sigma);
+      auto d = make_log_normal(at::scalar_tensor(mu, f64()), sigma);
       for (double y : {1e-200, 1e-30, 0.01, 1.0, 2.5, 1e30, 1e200}) {
         const double expected = log_normal_log_density(y, mu, sigma);
         EXPECT_NEAR(d->log_prob(at::scalar_tensor(y, f64())).item<double>(), expected,
@@ -51,7 +51,7 @@ TEST(TransformedDistribution, NormalThroughExpIsLogNormal) {
 }
 
 TEST(TransformedDistribution, ShapesDtypeAndSupport) {
-  auto d = log_normal(at::zeros({3, 1}, at::kFloat), at::ones({4}, at::kFloat));
+  auto d = make_log_normal(at::zeros({3, 1}, at::kFloat), at::ones({4}, at::kFloat));
   EXPECT_EQ(d->batch_shape(), (Shape{3, 4}));
   EXPECT_TRUE(d->event_shape().empty());
   EXPECT_EQ(d->support().kind(), ConstraintKind::Positive);
@@ -118,21 +118,21 @@ TEST(TransformedDistribution, ChainsAcrossEventDims) {
 TEST(TransformedDistribution, GradientsMatchFiniteDifferences) {
   auto params = at::tensor({0.3, 0.8}, f64());
   auto y = at::tensor({0.2, 1.0, 4.5}, f64());
-  auto lp_of_params = [&](const at::Tensor& p) { return log_normal(p[0], p[1])->log_prob(y); };
+  auto lp_of_params = [&](const at::Tensor& p) { return make_log_normal(p[0], p[1])->log_prob(y); };
   EXPECT_TRUE(at::allclose(autograd_gradient(lp_of_params, params), finite_difference_gradient(lp_of_params, params),
                            1e-6, 1e-6));
-  auto lp_of_value = [&](const at::Tensor& v) { return log_normal(0.3, 0.8)->log_prob(v); };
+  auto lp_of_value = [&](const at::Tensor& v) { return make_log_normal(0.3, 0.8)->log_prob(v); };
   EXPECT_TRUE(at::allclose(autograd_gradient(lp_of_value, y), finite_difference_gradient(lp_of_value, y), 1e-6, 1e-6));
   auto draw = [&](const at::Tensor& p) {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(17);
-    return log_normal(p[0], p[1])->rsample({6}, gen);
+    return make_log_normal(p[0], p[1])->rsample({6}, gen);
   };
   EXPECT_TRUE(at::allclose(autograd_gradient(draw, params), finite_difference_gradient(draw, params), 1e-6, 1e-6));
 }
 
 TEST(TransformedDistribution, SamplesMatchLogNormalMomentsAndCdf) {
   const double mu = 0.4, sigma = 0.5;
-  auto d = log_normal(at::scalar_tensor(mu, f64()), sigma);
+  auto d = make_log_normal(at::scalar_tensor(mu, f64()), sigma);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(2024);
   const int64_t n = 20000;
   auto ys = d->sample({n}, gen);
@@ -149,7 +149,7 @@ TEST(TransformedDistribution, PathwiseGradientOfTheMeanMatchesAnalytic) {
   auto params = at::tensor({mu, sigma}, f64()).requires_grad_(true);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(77);
   const int64_t n = 40000;
-  auto ys = log_normal(params[0], params[1])->rsample({n}, gen);
+  auto ys = make_log_normal(params[0], params[1])->rsample({n}, gen);
   ys.mean().backward();
   auto g = params.grad();
   const double m = std::exp(mu + 0.5 * sigma * sigma);
@@ -163,7 +163,7 @@ TEST(TransformedDistribution, PathwiseGradientOfTheMeanMatchesAnalytic) {
 }
 
 TEST(TransformedDistribution, ExpandBroadcastsTheBase) {
-  auto d = log_normal(at::scalar_tensor(0.0, f64()), 1.0)->expand({4, 2});
+  auto d = make_log_normal(at::scalar_tensor(0.0, f64()), 1.0)->expand({4, 2});
   EXPECT_EQ(d->batch_shape(), (Shape{4, 2}));
   EXPECT_EQ(d->sample({3}).sizes(), (at::IntArrayRef{3, 4, 2}));
   auto base = std::make_shared<Normal>(at::zeros({3}, f64()), 1.0);
@@ -175,7 +175,7 @@ TEST(TransformedDistribution, ExpandBroadcastsTheBase) {
 }
 
 TEST(TransformedDistribution, RejectsValuesOutsideTheSupport) {
-  auto d = log_normal(0.0, 1.0);
+  auto d = make_log_normal(0.0, 1.0);
   try {
     d->log_prob(at::tensor({1.0, -1.0}, f64()));
     FAIL() << "expected an error";

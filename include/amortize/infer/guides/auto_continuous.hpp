@@ -1,0 +1,63 @@
+// Guides over the joint unconstrained latent vector (all sites flattened into one vector of
+// length D), as Pyro's AutoContinuous: AutoMultivariateNormal (full-rank covariance) and
+// AutoLowRankMultivariateNormal (W W^T + diag, rank ceil(sqrt(D)) by default). They capture
+// correlations between sites; local latents in subsampled plates are not supported.
+#pragma once
+#include "amortize/infer/guides/auto_guide.hpp"
+
+namespace amortize::infer {
+
+class AutoContinuous : public AutoGuide {
+ public:
+  using AutoGuide::AutoGuide;
+  std::map<std::string, Tensor> median() override;
+  // Mean and covariance of the joint unconstrained latent.
+  virtual std::pair<Tensor, Tensor> loc_covariance() = 0;
+
+  // Robust start: finds the mode of the log joint in unconstrained space with L-BFGS and sets
+  // the guide to the Laplace approximation there (covariance = inverse Hessian by autograd).
+  // Returns false (leaving the mode as loc) when the Hessian is not positive definite.
+  bool initialize_laplace(int64_t max_iterations = 200);
+  // log p(x, T(z)) + log|det J_T(z)| for a joint unconstrained vector z of length D.
+  Tensor unconstrained_log_joint(const Tensor& z);
+
+ protected:
+  void sample_latents() override;
+  virtual dist::DistPtr latent_distribution() = 0;
+  virtual void set_loc_covariance(const Tensor& loc, const Tensor& covariance) = 0;
+  Tensor initial_loc() const;
+  // The site's part of a joint draw z (..., D), shaped for the site and the particle plate.
+  Tensor unpack(const Tensor& z, const LatentSite& site, int64_t offset) const;
+};
+
+class AutoMultivariateNormal : public AutoContinuous {
+ public:
+  explicit AutoMultivariateNormal(Program model, InitStrategy init = {}, double init_scale = 0.1,
+                                  std::string prefix = "AutoMultivariateNormal");
+  std::pair<Tensor, Tensor> loc_covariance() override;
+
+ protected:
+  void create_params() override;
+  dist::DistPtr latent_distribution() override;
+  void set_loc_covariance(const Tensor& loc, const Tensor& covariance) override;
+};
+
+class AutoLowRankMultivariateNormal : public AutoContinuous {
+ public:
+  // rank <= 0: ceil(sqrt(D)).
+  explicit AutoLowRankMultivariateNormal(Program model, int64_t rank = 0, InitStrategy init = {},
+                                         double init_scale = 0.1,
+                                         std::string prefix = "AutoLowRankMultivariateNormal");
+  std::pair<Tensor, Tensor> loc_covariance() override;
+  int64_t rank() const { return rank_; }
+
+ protected:
+  void create_params() override;
+  dist::DistPtr latent_distribution() override;
+  void set_loc_covariance(const Tensor& loc, const Tensor& covariance) override;
+
+ private:
+  int64_t rank_;
+};
+
+}  // namespace amortize::infer

@@ -1,0 +1,56 @@
+#include "posteriordb_support.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace amortize::testing {
+
+std::string posteriordb_dir(const std::string& posterior) {
+  return "../shared/data/posteriordb/" + posterior;
+}
+
+std::map<std::string, ReferenceStats> read_reference_summary(const std::string& posterior) {
+  const std::string path = posteriordb_dir(posterior) + "/reference_summary.csv";
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::string line;
+  std::getline(in, line);  // header: parameter,mean,sd,q5,q50,q95
+  std::map<std::string, ReferenceStats> out;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    // Names like beta[1] hold no commas; theta[1,2] would, so split from the right.
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) cells.push_back(cell);
+    const size_t n = cells.size();
+    std::string name = cells[0];
+    for (size_t i = 1; i + 5 < n; ++i) name += "," + cells[i];
+    out[name] = {std::stod(cells[n - 5]), std::stod(cells[n - 4])};
+  }
+  return out;
+}
+
+AccuracyReport compare(const std::vector<infer::ParameterSummary>& fitted,
+                       const std::map<std::string, ReferenceStats>& reference) {
+  AccuracyReport report;
+  std::ostringstream lines;
+  for (const auto& [name, ref] : reference) {
+    auto it = std::find_if(fitted.begin(), fitted.end(), [&](const auto& p) { return p.name == name; });
+    if (it == fitted.end()) throw std::runtime_error("fitted summary lacks reference parameter " + name);
+    const double err = std::abs(it->mean - ref.mean) / ref.sd;
+    const double ratio = it->sd / ref.sd;
+    lines << name << ": mean error " << err << " sd, sd ratio " << ratio << "\n";
+    if (err > report.worst_mean_error_in_sds) {
+      report.worst_mean_error_in_sds = err;
+      report.worst_parameter = name;
+    }
+    report.worst_sd_ratio_deviation = std::max(report.worst_sd_ratio_deviation, std::abs(ratio - 1));
+  }
+  report.summary = lines.str();
+  return report;
+}
+
+}  // namespace amortize::testing

@@ -1,0 +1,27 @@
+// Reads posteriordb reference summaries and fits zoo models for the accuracy tests.
+#pragma once
+#include "amortize/infer/predictive.hpp"
+
+#include <map>
+#include <string>
+
+namespace amortize::testing {
+
+struct ReferenceStats {
+  double mean, sd;
+};
+
+std::string posteriordb_dir(const std::string& posterior);
+std::map<std::string, ReferenceStats> read_reference_summary(const std::string& posterior);
+
+struct AccuracyReport {
+  double worst_mean_error_in_sds = 0;  // max |mean - ref| / ref sd
+  double worst_sd_ratio_deviation = 0;  // max |sd / ref sd - 1|
+  std::string worst_parameter;
+  std::string summary;  // one line per parameter
+};
+
+AccuracyReport compare(const std::vector<infer::ParameterSummary>& fitted,
+                       const std::map<std::string, ReferenceStats>& reference);
+
+}  // namespace amortize::testing
