@@ -21,7 +21,7 @@ Categorical::Categorical(TensorArg param, ProbsOrLogits kind) : kind_(kind) {
       require((given_.detach().sum(-1) > 0).all().item<bool>(), "Categorical: probs must have a positive sum");
     }
     probs_ = given_ / given_.sum(-1, /*keepdim=*/true);
-    logits_ = at::log(probs_);
+    logits_ = log_or_minus_inf(probs_);
   } else {
     require_not_nan("Categorical", "logits", given_);
     logits_ = at::log_softmax(given_, -1);

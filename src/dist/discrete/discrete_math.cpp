@@ -1,5 +1,6 @@
 #include "discrete_math.hpp"
 
+#include <limits>
 #include <sstream>
 
 namespace amortize::dist::discrete_math {
@@ -31,6 +32,11 @@ Tensor as_floating(const Tensor& value, const at::TensorOptions& options) {
   return at::isFloatingType(value.scalar_type()) ? value : value.to(options.dtype());
 }
 
+Tensor log_or_minus_inf(const Tensor& t) {
+  const auto zero = t == 0;
+  return replace_where(zero, -std::numeric_limits<double>::infinity(), at::log(replace_where(zero, 1.0, t)));
+}
+
 Tensor weighted_or_zero(const Tensor& weight, const Tensor& term) {
   auto product = weight * term;
   return at::where(weight == 0, at::zeros({}, product.options()), product);
@@ -38,7 +44,7 @@ Tensor weighted_or_zero(const Tensor& weight, const Tensor& term) {
 
 std::pair<Tensor, Tensor> binary_probs_and_logits(const Tensor& param, ProbsOrLogits kind) {
   if (kind == ProbsOrLogits::Logits) return {at::sigmoid(param), param};
-  return {param, at::log(param) - at::log1p(-param)};
+  return {param, log_or_minus_inf(param) - log_or_minus_inf(1 - param)};
 }
 
 Tensor log_success(const Tensor& param, ProbsOrLogits kind) {

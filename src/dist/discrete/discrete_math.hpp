@@ -16,6 +16,9 @@ Tensor replace_where(const Tensor& condition, double value, const Tensor& t);
 // Integer or boolean values converted to the parameters' floating dtype; floating ones kept.
 Tensor as_floating(const Tensor& value, const at::TensorOptions& options);
 
+// log(t) with log(0) = -inf, and a zero (not NaN) gradient flowing back at t = 0.
+Tensor log_or_minus_inf(const Tensor& t);
+
 // weight * term, but exactly 0 where weight == 0 (so that 0 * -inf = 0).
 Tensor weighted_or_zero(const Tensor& weight, const Tensor& term);
 

@@ -78,6 +78,10 @@ TEST(Bernoulli, GradientAtProbabilityEdgesIsFinite) {
   EXPECT_NEAR(autograd_gradient(lp0, at::zeros({1}, f64())).item<double>(), -1.0, 1e-12);
   auto lp1 = [](const at::Tensor& p) { return Bernoulli::from_probs(p).log_prob(at::ones({1}, f64())); };
   EXPECT_NEAR(autograd_gradient(lp1, at::ones({1}, f64())).item<double>(), 1.0, 1e-12);
+  // The derived logits are -inf and +inf at the edges, without NaN.
+  auto edges = Bernoulli::from_probs(at::tensor({0.0, 1.0}, f64()));
+  EXPECT_EQ(edges.logits()[0].item<double>(), -INFINITY);
+  EXPECT_EQ(edges.logits()[1].item<double>(), INFINITY);
 }
 
 TEST(Bernoulli, SampleFrequenciesMatchProbabilities) {

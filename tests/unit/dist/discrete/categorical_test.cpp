@@ -75,6 +75,13 @@ TEST(Categorical, GradientsMatchFiniteDifferences) {
   EXPECT_TRUE(at::allclose(autograd_gradient(ent, logits), finite_difference_gradient(ent, logits), 1e-6, 1e-6));
 }
 
+TEST(Categorical, GradientWithAZeroProbabilityIsFinite) {
+  // d/dp_j log(p_k / sum p) = [j = k] / p_k - 1 / sum p, also at p_j = 0.
+  auto lp = [](const at::Tensor& p) { return Categorical::from_probs(p).log_prob(at::scalar_tensor(2.0, f64())); };
+  auto grad = autograd_gradient(lp, at::tensor({0.2, 0.0, 0.8}, f64()));
+  EXPECT_TRUE(at::allclose(grad, at::tensor({-1.0, -1.0, 0.25}, f64()), 1e-14, 1e-14)) << grad;
+}
+
 TEST(Categorical, SampleFrequenciesMatchProbabilities) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
   const std::vector<double> row0 = {0.05, 0.0, 0.5, 0.45};
