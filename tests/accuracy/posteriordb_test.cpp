@@ -26,7 +26,7 @@ class PosteriorDbAccuracy : public ::testing::TestWithParam<AccuracyCase> {};
 TEST_P(PosteriorDbAccuracy, FullRankGuideMatchesReference) {
   const auto& c = GetParam();
   const auto& spec = models::find_model(c.posterior);
-  auto data = io::DataFile::read(testing::posteriordb_dir(c.posterior) + "/data.json");
+  auto data = io::DataFile::read(amortize::testing::posteriordb_dir(c.posterior) + "/data.json");
   auto model = spec.make(data, at::TensorOptions().dtype(at::kDouble));
   model::ParamStore store;
   model::ParamStoreScope scope(store);
@@ -37,7 +37,7 @@ TEST_P(PosteriorDbAccuracy, FullRankGuideMatchesReference) {
                  {c.learning_rate, 1, decay});
   for (int64_t i = 0; i < c.steps; ++i) svi.step();
   auto draws = infer::posterior_draws(model, guide->program(), 4000, 2);
-  auto report = testing::compare(infer::summarize(draws), testing::read_reference_summary(c.posterior));
+  auto report = amortize::testing::compare(infer::summarize(draws), amortize::testing::read_reference_summary(c.posterior));
   RecordProperty("worst_mean_error_sds", std::to_string(report.worst_mean_error_in_sds));
   // 4000 draws leave a Monte-Carlo error of 0.016 sd in the mean, well inside the 0.1 target.
   EXPECT_LE(report.worst_mean_error_in_sds, 0.1) << report.summary;
