@@ -16,7 +16,7 @@ std::map<std::string, ReferenceStats> read_reference_summary(const std::string& 
   std::ifstream in(path);
   if (!in) throw std::runtime_error(path + ": cannot open");
   std::string line;
-  std::getline(in, line);  // header: parameter,mean,sd,q5,q50,q95
+  std::getline(in, line);  // header: parameter,mean,sd,q5,q50,q95,draws
   std::map<std::string, ReferenceStats> out;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
@@ -27,8 +27,9 @@ std::map<std::string, ReferenceStats> read_reference_summary(const std::string& 
     while (std::getline(ss, cell, ',')) cells.push_back(cell);
     const size_t n = cells.size();
     std::string name = cells[0];
-    for (size_t i = 1; i + 5 < n; ++i) name += "," + cells[i];
-    out[name] = {std::stod(cells[n - 5]), std::stod(cells[n - 4])};
+    if (n < 7) throw std::runtime_error(path + ": expected 7 columns in '" + line + "'");
+    for (size_t i = 1; i + 6 < n; ++i) name += "," + cells[i];
+    out[name] = {std::stod(cells[n - 6]), std::stod(cells[n - 5])};
   }
   return out;
 }
