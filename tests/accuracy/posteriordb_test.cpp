@@ -59,8 +59,8 @@ INSTANTIATE_TEST_SUITE_P(Zoo, PosteriorDbAccuracy,
                                            AccuracyCase{"earnings-logearn_interaction", 4000, 0.02},
                                            AccuracyCase{"garch-garch11", 4000, 0.02},
                                            AccuracyCase{"low_dim_gauss_mix-low_dim_gauss_mix", 4000, 0.02}),
-                         [](const auto& info) {
-                           std::string n = info.param.posterior;
+                         [](const auto& param_info) {
+                           std::string n = param_info.param.posterior;
                            for (auto& ch : n) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return n;
                          });
