@@ -85,10 +85,11 @@ int run_fit(const FitSettings& s) {
                  {s.lr, s.seed, decay});
   const auto start = std::chrono::steady_clock::now();
   std::string loss_csv = "step,elbo\n";
-  int64_t skipped = 0;
+  // Counted, not yet skipped: the trainer's NaN guard (skip and stop) is still to come.
+  int64_t nonfinite_steps = 0;
   for (int64_t step = 1; step <= s.steps; ++step) {
     const double elbo = svi.step();
-    if (!std::isfinite(elbo)) ++skipped;
+    if (!std::isfinite(elbo)) ++nonfinite_steps;
     loss_csv += std::to_string(step) + "," + std::to_string(elbo) + "\n";
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -102,7 +103,7 @@ int run_fit(const FitSettings& s) {
   }
   nlohmann::json run = {{"model", s.model},   {"data", s.data},         {"guide", s.guide},
                         {"steps", s.steps},   {"particles", s.particles}, {"lr", s.lr},
-                        {"seed", s.seed},     {"wall_seconds", seconds},  {"skipped_steps", skipped},
+                        {"seed", s.seed},     {"wall_seconds", seconds},  {"nonfinite_elbo_steps", nonfinite_steps},
                         {"version", AMORTIZE_VERSION}, {"final_elbo", svi.objective().last_elbo()},
                         {"init", s.init},     {"laplace_start_succeeded", laplace}};
   write_atomically(fs::path(s.out) / "summary.csv", summary.str());
