@@ -10,9 +10,11 @@
 #include "zoo.hpp"
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -58,6 +60,41 @@ double us_per_step(const infer::Program& model, const std::string& kind, int64_t
   return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / steps;
 }
 
+// LibTorch dispatcher calls (forward and backward, nested ones included) in one step: with a
+// few microseconds each, their number is what a small model's step costs.
+std::map<std::string, int64_t>* g_op_counts = nullptr;
+
+std::unique_ptr<at::ObserverContext> count_op(const at::RecordFunction& fn) {
+  if (g_op_counts) ++(*g_op_counts)[fn.name()];
+  return nullptr;
+}
+
+int64_t ops_per_step(const infer::Program& model, const std::string& kind) {
+  model::ParamStore store;
+  model::ParamStoreScope scope(store);
+  auto guide = make_guide(kind, model);
+  infer::Svi svi(model, guide->program(), std::make_shared<infer::TraceElbo>(), {0.01, 1});
+  for (int i = 0; i < 5; ++i) svi.step();
+  std::map<std::string, int64_t> counts;
+  auto handle = at::addThreadLocalCallback(
+      at::RecordFunctionCallback(count_op).scopes({at::RecordScope::FUNCTION, at::RecordScope::BACKWARD_FUNCTION}));
+  g_op_counts = &counts;
+  svi.step();
+  g_op_counts = nullptr;
+  at::removeCallback(handle);
+  int64_t total = 0;
+  std::vector<std::pair<int64_t, std::string>> ranked;
+  for (const auto& [name, n] : counts) {
+    total += n;
+    ranked.emplace_back(n, name);
+  }
+  if (std::getenv("AMORTIZE_BENCH_OPS")) {
+    std::sort(ranked.rbegin(), ranked.rend());
+    for (const auto& [n, name] : ranked) std::cerr << kind << " " << n << " " << name << "\n";
+  }
+  return total;
+}
+
 double worst_mean_error(const infer::Program& model, const infer::Program& guide,
                         const std::map<std::string, std::pair<double, double>>& ref) {
   auto summary = infer::summarize(infer::posterior_draws(model, guide, 1000, 7));
@@ -76,6 +113,8 @@ int main() {
   auto model = models::find_model(kPosterior).make(data, at::TensorOptions().dtype(at::kDouble));
   nlohmann::json out;
   out["threads"] = 1;
+  out["ops_per_step_autonormal_1_particle"] = ops_per_step(model, "normal");
+  out["ops_per_step_automvn_1_particle"] = ops_per_step(model, "mvn");
   out["us_per_step_autonormal_1_particle"] = us_per_step(model, "normal", 1);
   out["us_per_step_autonormal_16_particles"] = us_per_step(model, "normal", 16);
   out["us_per_step_automvn_1_particle"] = us_per_step(model, "mvn", 1);

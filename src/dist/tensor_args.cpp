@@ -59,10 +59,19 @@ std::vector<Tensor> broadcast_args(const std::vector<TensorArg>& args) {
   options = options.dtype(dtype);
   std::vector<Tensor> tensors;
   tensors.reserve(args.size());
+  bool same_shapes = true;
   for (const auto& a : args) {
-    tensors.push_back(a.is_tensor() ? a.tensor().to(options) : at::scalar_tensor(a.value(), options));
+    if (!a.is_tensor()) {
+      tensors.push_back(at::scalar_tensor(a.value(), options));
+    } else {
+      const Tensor& t = a.tensor();
+      // Skipping no-op conversions matters: each dispatch costs microseconds in a hot loop.
+      const bool convert = t.scalar_type() != dtype || t.device() != options.device();
+      tensors.push_back(convert ? t.to(options) : t);
+    }
+    same_shapes = same_shapes && tensors.back().sizes() == tensors.front().sizes();
   }
-  if (tensors.size() == 1) return tensors;
+  if (tensors.size() == 1 || same_shapes) return tensors;
   try {
     return at::broadcast_tensors(tensors);
   } catch (const c10::Error&) {

@@ -61,6 +61,19 @@ Tensor Elbo::per_particle(const Tensor& log_prob, double scale) const {
   return (log_prob.sum() * scale).expand({k});
 }
 
+namespace {
+// A log-density with dims left of the particle dim would be summed across particles.
+void check_particle_layout(const Site& site, const Tensor& log_prob, int64_t particle_dim, int64_t particles) {
+  const int64_t pos = log_prob.dim() + particle_dim;
+  const bool too_deep = pos > 0 || (pos == 0 && log_prob.size(0) != particles && log_prob.size(0) != 1);
+  if (too_deep) {
+    throw model::ModelError("site '" + site.name + "': log-density of shape " + dist::shape_string(log_prob.sizes()) +
+                            " has batch dims left of the plates (at most " + std::to_string(-particle_dim - 1) +
+                            "); declare them with plates or move them into the event");
+  }
+}
+}  // namespace
+
 Elbo::ParticleTerms Elbo::particle_terms(const Traces& traces, bool use_analytic_kl) {
   Tensor elbo;
   auto add = [&](const Tensor& term) { elbo = elbo.defined() ? elbo + term : term; };
@@ -80,13 +93,17 @@ Elbo::ParticleTerms Elbo::particle_terms(const Traces& traces, bool use_analytic
         continue;
       }
     }
-    add(per_particle(site.log_prob(), site.scale));
+    Tensor log_prob = site.log_prob();
+    check_particle_layout(site, log_prob, particle_dim_, options_.num_particles);
+    add(per_particle(log_prob, site.scale));
   }
   std::vector<std::pair<std::string, Tensor>> score_sites;
   for (const auto& site : traces.guide.sites()) {
     if (site.kind != SiteKind::Sample || site.observed) continue;
     if (std::find(kl_sites.begin(), kl_sites.end(), site.name) != kl_sites.end()) continue;
-    Tensor lq = per_particle(site.log_prob(), site.scale);
+    Tensor log_q = site.log_prob();
+    check_particle_layout(site, log_q, particle_dim_, options_.num_particles);
+    Tensor lq = per_particle(log_q, site.scale);
     add(-lq);
     if (!site.dist->has_rsample()) score_sites.emplace_back(site.name, lq);
   }

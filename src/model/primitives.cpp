@@ -73,6 +73,8 @@ Plate::Plate(std::string name, int64_t size, Options options) {
     msg.value = options.indices;
     msg.plates.push_back(frame_);
     frame_.indices = apply_stack(msg);
+    // A replayed plate takes the batch of the run it replays, whatever size was asked here.
+    frame_.subsample_size = frame_.indices.numel();
   } else {
     if (!options.indices.defined()) throw ModelError("plate '" + frame_.name + "': re-entering needs its indices");
     frame_.indices = options.indices;

@@ -36,6 +36,11 @@ Delta::Delta(TensorArg value, TensorArg log_density, int64_t event_dim) {
 
 Tensor Delta::log_prob(const Tensor& x) const {
   validate_sample(x);
+  // A view of the value itself (the usual case in a guide's trace) matches everywhere.
+  if (x.data_ptr() == value_.data_ptr() && x.sizes() == value_.sizes() && x.strides() == value_.strides() &&
+      x.scalar_type() == value_.scalar_type()) {
+    return log_density_.expand(x.sizes().slice(0, x.dim() - event_dim()));
+  }
   auto matches = (x == value_).to(at::promote_types(x.scalar_type(), value_.scalar_type()));
   return sum_rightmost(matches.log(), event_dim()) + log_density_;
 }

@@ -2,6 +2,7 @@
 
 #include "amortize/dist/multivariate/low_rank_multivariate_normal.hpp"
 #include "amortize/dist/multivariate/multivariate_normal.hpp"
+#include "amortize/infer/guides/sticking_the_landing.hpp"
 #include "amortize/model/param_store.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -36,8 +37,14 @@ Tensor AutoContinuous::unpack(const Tensor& z, const LatentSite& site, int64_t o
   return part.reshape(shape);
 }
 
+Tensor AutoContinuous::sample_joint() {
+  dist::DistPtr q = latent_distribution(false);
+  if (sticking_the_landing_) q = std::make_shared<StickingTheLanding>(q, latent_distribution(true));
+  return model::sample("_" + prefix_ + "_latent", *q);
+}
+
 void AutoContinuous::sample_latents() {
-  Tensor z = model::sample("_" + prefix_ + "_latent", *latent_distribution());
+  Tensor z = sample_joint();
   int64_t offset = 0;
   for (const auto& s : sites_) {
     auto plates = enter_plates(s);
@@ -68,9 +75,11 @@ void AutoMultivariateNormal::create_params() {
   make_param("scale_tril", init_scale_ * at::eye(loc.size(0), loc.options()), dist::constraints::lower_cholesky());
 }
 
-dist::DistPtr AutoMultivariateNormal::latent_distribution() {
-  return std::make_shared<dist::MultivariateNormal>(make_param("loc", {}),
-                                                    make_param("scale_tril", {}, dist::constraints::lower_cholesky()));
+dist::DistPtr AutoMultivariateNormal::latent_distribution(bool detach_params) {
+  Tensor loc = make_param("loc", {});
+  Tensor scale_tril = make_param("scale_tril", {}, dist::constraints::lower_cholesky());
+  if (detach_params) return std::make_shared<dist::MultivariateNormal>(loc.detach(), scale_tril.detach());
+  return std::make_shared<dist::MultivariateNormal>(loc, scale_tril);
 }
 
 std::pair<Tensor, Tensor> AutoMultivariateNormal::loc_covariance() {
@@ -95,9 +104,12 @@ void AutoLowRankMultivariateNormal::create_params() {
   make_param("cov_diag", at::full({d}, init_scale_ * init_scale_, loc.options()), dist::constraints::positive());
 }
 
-dist::DistPtr AutoLowRankMultivariateNormal::latent_distribution() {
-  return std::make_shared<dist::LowRankMultivariateNormal>(
-      make_param("loc", {}), make_param("cov_factor", {}), make_param("cov_diag", {}, dist::constraints::positive()));
+dist::DistPtr AutoLowRankMultivariateNormal::latent_distribution(bool detach_params) {
+  Tensor loc = make_param("loc", {});
+  Tensor factor = make_param("cov_factor", {});
+  Tensor diag = make_param("cov_diag", {}, dist::constraints::positive());
+  if (detach_params) return std::make_shared<dist::LowRankMultivariateNormal>(loc.detach(), factor.detach(), diag.detach());
+  return std::make_shared<dist::LowRankMultivariateNormal>(loc, factor, diag);
 }
 
 std::pair<Tensor, Tensor> AutoLowRankMultivariateNormal::loc_covariance() {

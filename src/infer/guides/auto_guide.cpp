@@ -5,6 +5,7 @@
 #include "amortize/model/handlers.hpp"
 #include "amortize/model/param_store.hpp"
 
+#include <algorithm>
 #include <numeric>
 
 namespace amortize::infer {
@@ -22,21 +23,44 @@ AutoGuide::AutoGuide(Program model, std::string prefix, InitStrategy init, doubl
   if (!(init_scale > 0)) throw std::invalid_argument(prefix_ + ": init_scale must be positive");
 }
 
+namespace {
+// Runs every plate at full size, remembering the batch size the model asked for, so that
+// local latents of subsampled plates get full-size parameters.
+class FullPlates : public model::Handler {
+ public:
+  void process(model::Message& msg) override {
+    if (msg.kind != model::SiteKind::Plate || msg.value.defined()) return;
+    const auto& frame = msg.plates.front();
+    requested[frame.name] = frame.subsample_size;
+    msg.value = at::arange(frame.size, at::TensorOptions().dtype(at::kLong));
+  }
+  std::map<std::string, int64_t> requested;
+};
+}  // namespace
+
 void AutoGuide::setup() {
   if (ready_) return;
   model::Trace prototype;
+  std::map<std::string, int64_t> requested_batch;
   {
     // The prototype run is private: outer traces, plates and particles must not see it.
     model::BlockHandler block;
     model::TraceHandler tracer;
     model::SeedHandler seed(0);
     InitHandler init(init_);
+    FullPlates full_plates;
     model_();
     prototype = std::move(tracer.trace());
+    requested_batch = std::move(full_plates.requested);
   }
+  auto with_requested_batch = [&](model::PlateFrame frame) {
+    auto it = requested_batch.find(frame.name);
+    if (it != requested_batch.end()) frame.subsample_size = it->second;
+    return frame;
+  };
   for (const auto& s : prototype.sites()) {
     if (s.kind == model::SiteKind::Plate) {
-      plate_frames_.push_back(s.plates.front());
+      plate_frames_.push_back(with_requested_batch(s.plates.front()));
       continue;
     }
     if (!s.is_latent()) continue;
@@ -50,10 +74,18 @@ void AutoGuide::setup() {
     site.shape = dist::to_shape(s.value.sizes());
     site.init_unconstrained = site.transform->inverse(s.value.detach()).detach();
     site.unconstrained_shape = dist::to_shape(site.init_unconstrained.sizes());
-    site.plates = s.plates;
+    for (const auto& f : s.plates) site.plates.push_back(with_requested_batch(f));
     for (const auto& f : s.plates) site.plate_depth = std::max(site.plate_depth, -f.dim);
     sites_.push_back(std::move(site));
   }
+  // Only the plates of the guide's own sites: another guide may own the rest.
+  auto used = [&](const model::PlateFrame& frame) {
+    return std::any_of(sites_.begin(), sites_.end(), [&](const LatentSite& s) {
+      return std::any_of(s.plates.begin(), s.plates.end(), [&](const auto& f) { return f.name == frame.name; });
+    });
+  };
+  plate_frames_.erase(std::remove_if(plate_frames_.begin(), plate_frames_.end(), [&](const auto& f) { return !used(f); }),
+                      plate_frames_.end());
   ready_ = true;
   model::BlockHandler hide_creation;
   create_params();
@@ -79,6 +111,20 @@ void AutoGuide::operator()() {
     plate_indices_[frame.name] = p.indices();
   }
   sample_latents();
+}
+
+void AutoGuide::set_subsample_size(const std::string& plate, int64_t size) {
+  setup();
+  for (auto& frame : plate_frames_) {
+    if (frame.name != plate) continue;
+    if (size < 1 || size > frame.size) {
+      throw model::ModelError(prefix_ + ": subsample size " + std::to_string(size) + " of plate '" + plate +
+                              "' is outside 1.." + std::to_string(frame.size));
+    }
+    frame.subsample_size = size;
+    return;
+  }
+  throw model::ModelError(prefix_ + ": no plate named '" + plate + "' holds a latent site of this guide");
 }
 
 Program AutoGuide::program() {

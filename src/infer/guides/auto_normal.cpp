@@ -2,6 +2,7 @@
 
 #include "amortize/dist/continuous/delta.hpp"
 #include "amortize/dist/continuous/normal.hpp"
+#include "amortize/infer/guides/sticking_the_landing.hpp"
 #include "amortize/model/param_store.hpp"
 
 namespace amortize::infer {
@@ -29,6 +30,9 @@ void AutoNormal::sample_latents() {
     Tensor loc = subsample(make_param("loc." + s.name, {}), s, event_dims);
     Tensor scale = subsample(make_param("scale." + s.name, {}, dist::constraints::positive()), s, event_dims);
     auto q = dist::Normal(loc, scale).to_event(event_dims);
+    if (sticking_the_landing_) {
+      q = std::make_shared<StickingTheLanding>(q, dist::Normal(loc.detach(), scale.detach()).to_event(event_dims));
+    }
     if (s.prior->support().kind() == dist::ConstraintKind::Real) {
       model::sample(s.name, *q);  // no transform: keeps the closed-form KL available
       continue;

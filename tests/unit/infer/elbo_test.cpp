@@ -198,3 +198,23 @@ TEST(Svi, AutoNormalRecoversTheConjugatePosterior) {
   EXPECT_NEAR(loc_avg, model.post_mean(), 0.05 * sd);
   EXPECT_NEAR(scale_avg / sd, 1.0, 0.05);
 }
+
+TEST(TraceElbo, RejectsBatchDimsLeftOfThePlatesNamingTheSite) {
+  // beta.unsqueeze(-2) pushes the particle dim out of place: summing would silently mix particles.
+  Tensor X = at::ones({5, 2}, f64());
+  Program model = [&] {
+    auto beta = sample("beta", Normal(at::zeros({2}, f64()), 1.0).to_event(1));
+    auto data = plate("data", 5);
+    sample("y", Normal((X * beta.unsqueeze(-2)).sum(-1), 1.0), data, at::zeros({5}, f64()));
+  };
+  ParamStore store;
+  ParamStoreScope scope(store);
+  AutoNormal guide(model);
+  TraceElbo elbo(ElboOptions{4});
+  try {
+    elbo.loss(model, guide.program());
+    FAIL() << "expected a ModelError";
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("site 'y'"), std::string::npos) << e.what();
+  }
+}

@@ -23,7 +23,10 @@ class AutoContinuous : public AutoGuide {
 
  protected:
   void sample_latents() override;
-  virtual dist::DistPtr latent_distribution() = 0;
+  // Samples the joint unconstrained latent (as one guide site) and returns it.
+  virtual Tensor sample_joint();
+  // The joint latent's distribution; with detached parameters for sticking the landing.
+  virtual dist::DistPtr latent_distribution(bool detach_params) = 0;
   virtual void set_loc_covariance(const Tensor& loc, const Tensor& covariance) = 0;
   Tensor initial_loc() const;
   // The site's part of a joint draw z (..., D), shaped for the site and the particle plate.
@@ -38,7 +41,7 @@ class AutoMultivariateNormal : public AutoContinuous {
 
  protected:
   void create_params() override;
-  dist::DistPtr latent_distribution() override;
+  dist::DistPtr latent_distribution(bool detach_params) override;
   void set_loc_covariance(const Tensor& loc, const Tensor& covariance) override;
 };
 
@@ -53,7 +56,7 @@ class AutoLowRankMultivariateNormal : public AutoContinuous {
 
  protected:
   void create_params() override;
-  dist::DistPtr latent_distribution() override;
+  dist::DistPtr latent_distribution(bool detach_params) override;
   void set_loc_covariance(const Tensor& loc, const Tensor& covariance) override;
 
  private:

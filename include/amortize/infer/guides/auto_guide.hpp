@@ -40,6 +40,13 @@ class AutoGuide {
   // Total number of unconstrained latent dimensions (D).
   int64_t latent_dim();
   const std::string& prefix() const { return prefix_; }
+  // The batch size the guide draws for a subsampled plate from now on (the model's plate
+  // replays the guide's indices, so this is the one knob for a changing batch size).
+  void set_subsample_size(const std::string& plate, int64_t size);
+  // Sticking-the-landing gradients (see sticking_the_landing.hpp); guides without a
+  // reparameterised Gaussian family ignore it.
+  void set_sticking_the_landing(bool on) { sticking_the_landing_ = on; }
+  bool sticking_the_landing() const { return sticking_the_landing_; }
 
   // Point estimate (the guide's median) of each latent site, constrained, full size.
   virtual std::map<std::string, Tensor> median() = 0;
@@ -63,6 +70,7 @@ class AutoGuide {
   InitStrategy init_;
   double init_scale_;
   bool ready_ = false;
+  bool sticking_the_landing_ = false;
   std::vector<LatentSite> sites_;
   std::map<std::string, Tensor> plate_indices_;  // this run's subsample, by plate name
   std::vector<model::PlateFrame> plate_frames_;  // every plate of the model, in first-seen order
