@@ -7,6 +7,7 @@
 #include "amortize/infer/predictive.hpp"
 #include "amortize/infer/svi.hpp"
 #include "amortize/model/param_store.hpp"
+#include "posteriordb_reference.hpp"
 #include "zoo.hpp"
 
 #include <ATen/Parallel.h>
@@ -16,32 +17,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <cmath>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 using namespace amortize;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 const std::string kPosterior = "eight_schools-eight_schools_noncentered";
-const std::string kDir = "../shared/data/posteriordb/" + kPosterior;
-
-std::map<std::string, std::pair<double, double>> reference() {
-  std::ifstream in(kDir + "/reference_summary.csv");
-  std::string line;
-  std::getline(in, line);
-  std::map<std::string, std::pair<double, double>> out;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string name, mean, sd;
-    std::getline(ss, name, ',');
-    std::getline(ss, mean, ',');
-    std::getline(ss, sd, ',');
-    out[name] = {std::stod(mean), std::stod(sd)};
-  }
-  return out;
-}
 
 std::shared_ptr<infer::AutoGuide> make_guide(const std::string& kind, const infer::Program& model) {
   if (kind == "normal") return std::make_shared<infer::AutoNormal>(model);
@@ -96,20 +78,14 @@ int64_t ops_per_step(const infer::Program& model, const std::string& kind) {
 }
 
 double worst_mean_error(const infer::Program& model, const infer::Program& guide,
-                        const std::map<std::string, std::pair<double, double>>& ref) {
-  auto summary = infer::summarize(infer::posterior_draws(model, guide, 1000, 7));
-  double worst = 0;
-  for (const auto& p : summary) {
-    auto it = ref.find(p.name);
-    if (it != ref.end()) worst = std::max(worst, std::abs(p.mean - it->second.first) / it->second.second);
-  }
-  return worst;
+                        const std::map<std::string, models::ReferenceStats>& ref) {
+  return models::compare(infer::summarize(infer::posterior_draws(model, guide, 1000, 7)), ref).worst_mean_error_in_sds;
 }
 }  // namespace
 
 int main() {
   at::set_num_threads(1);
-  auto data = io::DataFile::read(kDir + "/data.json");
+  auto data = io::DataFile::read(models::posteriordb_dir(kPosterior) + "/data.json");
   auto model = models::find_model(kPosterior).make(data, at::TensorOptions().dtype(at::kDouble));
   nlohmann::json out;
   out["threads"] = 1;
@@ -123,7 +99,7 @@ int main() {
   model::ParamStore store;
   model::ParamStoreScope scope(store);
   auto guide = std::make_shared<infer::AutoMultivariateNormal>(model);
-  auto ref = reference();
+  auto ref = models::read_reference_summary(kPosterior);
   double training = 0;
   auto start = Clock::now();
   guide->initialize_laplace();

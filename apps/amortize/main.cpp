@@ -1,5 +1,7 @@
 // amortize: the command-line entry point. Each subcommand lives in its own file and
 // registers itself here; errors become one line on stderr and a non-zero exit code.
+#include "amortize/infer/checkpoint.hpp"
+#include "amortize/infer/trainer.hpp"
 #include "amortize/io/data_file.hpp"
 #include "commands.hpp"
 
@@ -16,6 +18,9 @@ int main(int argc, char** argv) {
   CLI::App app{"amortize: fast, scalable variational inference"};
   app.set_version_flag("--version", std::string("amortize ") + AMORTIZE_VERSION);
   app.require_subcommand(0, 1);
+  // Parse errors (unknown option, bad value) are one line on stderr, like every other error.
+  app.failure_message(
+      [](const CLI::App*, const CLI::Error& e) { return std::string("amortize: ") + e.what() + " (see --help)\n"; });
   std::map<std::string, amortize::cli::Runner> runners;
   runners["models"] = amortize::cli::add_models_command(app);
   runners["fit"] = amortize::cli::add_fit_command(app);
@@ -35,6 +40,12 @@ int main(int argc, char** argv) {
   } catch (const amortize::io::DataError& e) {
     std::cerr << "amortize " << name << ": " << e.what() << "\n";
     return amortize::cli::kExitBadInput;
+  } catch (const amortize::infer::CheckpointError& e) {  // a missing or corrupt checkpoint is bad input
+    std::cerr << "amortize " << name << ": " << e.what() << "\n";
+    return amortize::cli::kExitBadInput;
+  } catch (const amortize::infer::NonFiniteTrainingError& e) {  // the last good checkpoint is kept
+    std::cerr << "amortize " << name << ": " << e.what() << "\n";
+    return amortize::cli::kExitTrainingFailed;
   } catch (const std::invalid_argument& e) {
     std::cerr << "amortize " << name << ": " << e.what() << "\n";
     return amortize::cli::kExitBadInput;

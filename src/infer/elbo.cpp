@@ -55,10 +55,12 @@ Elbo::Traces Elbo::run(const Program& model, const Program& guide) {
 
 Tensor Elbo::per_particle(const Tensor& log_prob, double scale) const {
   const int64_t k = options_.num_particles;
-  if (k == 1) return (log_prob.sum() * scale).reshape({1});
+  // Unscaled sites (most of them) skip the multiplication: every dispatch counts in a small model.
+  auto scaled = [scale](const Tensor& t) { return scale == 1.0 ? t : t * scale; };
+  if (k == 1) return scaled(log_prob.sum()).reshape({1});
   const int64_t pos = log_prob.dim() + particle_dim_;
-  if (pos >= 0 && log_prob.size(pos) == k) return log_prob.movedim(pos, 0).reshape({k, -1}).sum(1) * scale;
-  return (log_prob.sum() * scale).expand({k});
+  if (pos >= 0 && log_prob.size(pos) == k) return scaled(log_prob.movedim(pos, 0).reshape({k, -1}).sum(1));
+  return scaled(log_prob.sum()).expand({k});
 }
 
 namespace {

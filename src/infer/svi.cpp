@@ -1,12 +1,13 @@
 #include "amortize/infer/svi.hpp"
 
+#include "amortize/dist/validation.hpp"
+#include "amortize/infer/optim/adam.hpp"
 #include "amortize/model/handlers.hpp"
-#include "amortize/model/param_store.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/optim/adam.h>
 
 #include <cmath>
+#include <optional>
 
 namespace amortize::infer {
 
@@ -15,33 +16,50 @@ Svi::Svi(Program model, Program guide, std::shared_ptr<Elbo> objective, SviOptio
       guide_(std::move(guide)),
       objective_(std::move(objective)),
       options_(options),
-      generator_(at::make_generator<at::CPUGeneratorImpl>(options.seed)) {
+      generator_(at::make_generator<at::CPUGeneratorImpl>(options.seed)),
+      optimizer_(options.optimizer) {
   if (!(options.learning_rate > 0)) throw std::invalid_argument("SVI: learning rate must be positive");
+  if (!(options.learning_rate_decay > 0)) throw std::invalid_argument("SVI: learning-rate decay must be positive");
+  if (!optimizer_) optimizer_ = std::make_shared<optim::Adam>(options.learning_rate);
 }
 
 Svi::~Svi() = default;
 
-double Svi::step() {
+LossEvaluation Svi::evaluate() {
   Tensor loss;
   {
+    std::optional<dist::ValidationScope> unchecked;
+    if (evaluations_++ > 0 && !options_.validate_every_step) unchecked.emplace(false);
     model::SeedHandler seed(generator_);
     loss = objective_->loss(model_, guide_);
   }
-  auto params = model::active_param_store().parameters();
-  // Parameters appear on the first run; the optimiser is (re)built when the set grows.
-  if (!optimizer_ || params.size() != n_params_) {
-    optimizer_ = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(options_.learning_rate));
-    n_params_ = params.size();
-  }
+  return {loss, objective_->last_elbo()};
+}
+
+LossFn Svi::loss_fn() {
+  return [this](int64_t) { return evaluate(); };
+}
+
+optim::Schedule Svi::schedule() const {
+  if (options_.learning_rate_decay == 1.0) return optim::constant_schedule();
+  return optim::exponential_schedule(options_.learning_rate_decay);
+}
+
+std::unique_ptr<Trainer> Svi::trainer(TrainerOptions options) {
+  if (!options.schedule) options.schedule = schedule();
+  return std::make_unique<Trainer>(loss_fn(), optimizer_, generator_, std::move(options));
+}
+
+double Svi::step() {
+  LossEvaluation eval = evaluate();
+  // Parameters appear on the first run; the optimiser picks up new ones by name.
+  const auto params = param_store_parameters();
+  optimizer_->add_parameters(params);
   optimizer_->zero_grad();
-  loss.backward();
-  optimizer_->step();
+  eval.loss.backward();
+  optimizer_->step(std::pow(options_.learning_rate_decay, static_cast<double>(steps_)));
   ++steps_;
-  if (options_.learning_rate_decay != 1.0) {
-    const double lr = options_.learning_rate * std::pow(options_.learning_rate_decay, static_cast<double>(steps_));
-    for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-  }
-  return objective_->last_elbo();
+  return *eval.elbo;
 }
 
 }  // namespace amortize::infer

@@ -3,16 +3,21 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 namespace amortize::io {
 namespace {
 std::string read_text(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw DataError(path + ": is a folder, not a data file");
+  if (!std::filesystem::exists(path, ec)) throw DataError(path + ": no such file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot open file for reading");
   std::ostringstream out;
   out << in.rdbuf();
+  if (in.bad()) throw DataError(path + ": cannot read file");
   return out.str();
 }
 
@@ -62,10 +67,11 @@ DataFile DataFile::parse_json(const std::string& text, const std::string& source
   try {
     doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
+    // nlohmann's message reads "[json...] parse error at line L, column C: what"; keep the what.
     std::string what = e.what();
-    auto colon = what.find("parse error");
+    auto colon = what.find(": ", what.find("parse error"));
     throw DataError(source + ": malformed JSON at " + position(text, e.byte > 0 ? e.byte - 1 : 0) + ": " +
-                    (colon == std::string::npos ? what : what.substr(colon)));
+                    (colon == std::string::npos ? what : what.substr(colon + 2)));
   }
   if (!doc.is_object()) throw DataError(source + ": expected a JSON object of named fields");
   DataFile data;
@@ -76,6 +82,12 @@ DataFile DataFile::parse_json(const std::string& text, const std::string& source
     auto number = [&](const nlohmann::json& x) -> double {
       if (x.is_number()) return x.get<double>();
       if (x.is_null()) return std::nan("");  // NaN is written as null by most JSON writers
+      if (x.is_string()) {  // CmdStan's JSON spells non-finite values as strings
+        const auto& t = x.get_ref<const std::string&>();
+        if (t == "NaN" || t == "nan") return std::nan("");
+        if (t == "Inf" || t == "inf" || t == "Infinity" || t == "+Inf") return HUGE_VAL;
+        if (t == "-Inf" || t == "-inf" || t == "-Infinity") return -HUGE_VAL;
+      }
       throw DataError(source + ": field '" + it.key() + "' holds a " + x.type_name() + " where a number belongs");
     };
     if (v.is_array()) {

@@ -4,7 +4,7 @@
 #include "amortize/infer/guides/auto_normalizing_flow.hpp"
 #include "amortize/infer/svi.hpp"
 #include "amortize/model/param_store.hpp"
-#include "posteriordb_support.hpp"
+#include "posteriordb_reference.hpp"
 #include "zoo.hpp"
 
 #include <gtest/gtest.h>
@@ -27,9 +27,9 @@ void PrintTo(const AccuracyCase& c, std::ostream* os) { *os << c.posterior; }
 class PosteriorDbAccuracy : public ::testing::TestWithParam<AccuracyCase> {};
 
 template <class Guide, class... GuideArgs>
-amortize::testing::AccuracyReport fit(const AccuracyCase& c, GuideArgs... guide_args) {
+models::AccuracyReport fit(const AccuracyCase& c, GuideArgs... guide_args) {
   const auto& spec = models::find_model(c.posterior);
-  auto data = io::DataFile::read(amortize::testing::posteriordb_dir(c.posterior) + "/data.json");
+  auto data = io::DataFile::read(models::posteriordb_dir(c.posterior) + "/data.json");
   auto model = spec.make(data, at::TensorOptions().dtype(at::kDouble));
   model::ParamStore store;
   model::ParamStoreScope scope(store);
@@ -42,7 +42,7 @@ amortize::testing::AccuracyReport fit(const AccuracyCase& c, GuideArgs... guide_
                  {c.learning_rate, 1, decay});
   for (int64_t i = 0; i < c.steps; ++i) svi.step();
   auto draws = infer::posterior_draws(model, guide->program(), 4000, 2);
-  auto report = amortize::testing::compare(infer::summarize(draws), amortize::testing::read_reference_summary(c.posterior));
+  auto report = models::compare(infer::summarize(draws), models::read_reference_summary(c.posterior));
   std::cout << c.posterior << ": worst mean error " << report.worst_mean_error_in_sds << " sd, worst sd ratio deviation "
             << report.worst_sd_ratio_deviation << " (" << report.worst_parameter << ")\n";
   return report;

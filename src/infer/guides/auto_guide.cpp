@@ -46,8 +46,8 @@ void AutoGuide::setup() {
     // The prototype run is private: outer traces, plates and particles must not see it.
     model::BlockHandler block;
     model::TraceHandler tracer;
-    model::SeedHandler seed(0);
     InitHandler init(init_);
+    model::SeedHandler seed(0);  // inside InitHandler, so that its draws use this generator
     FullPlates full_plates;
     model_();
     prototype = std::move(tracer.trace());

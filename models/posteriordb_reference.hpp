@@ -1,11 +1,12 @@
-// Reads posteriordb reference summaries and fits zoo models for the accuracy tests.
+// posteriordb's reference posteriors (../shared/data/posteriordb, from the repository root):
+// their NUTS summaries, and how far a fitted summary is from them in reference sds.
 #pragma once
 #include "amortize/infer/predictive.hpp"
 
 #include <map>
 #include <string>
 
-namespace amortize::testing {
+namespace amortize::models {
 
 struct ReferenceStats {
   double mean, sd;
@@ -24,4 +25,4 @@ struct AccuracyReport {
 AccuracyReport compare(const std::vector<infer::ParameterSummary>& fitted,
                        const std::map<std::string, ReferenceStats>& reference);
 
-}  // namespace amortize::testing
+}  // namespace amortize::models

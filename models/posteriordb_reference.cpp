@@ -1,11 +1,13 @@
-#include "posteriordb_support.hpp"
+#include "posteriordb_reference.hpp"
+
+#include <algorithm>
 
 #include <cmath>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
-namespace amortize::testing {
+namespace amortize::models {
 
 std::string posteriordb_dir(const std::string& posterior) {
   return "../shared/data/posteriordb/" + posterior;
@@ -54,4 +56,4 @@ AccuracyReport compare(const std::vector<infer::ParameterSummary>& fitted,
   return report;
 }
 
-}  // namespace amortize::testing
+}  // namespace amortize::models
