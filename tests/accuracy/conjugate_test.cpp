@@ -79,7 +79,7 @@ TEST(ConjugateAccuracy, BayesianLinearRegressionWithKnownNoise) {
   Tensor exact_loc = at::matmul(exact_cov, at::matmul(X.t(), y)) / (noise * noise);
   ParamStore store;
   ParamStoreScope scope(store);
-  auto [loc, cov] = fit_full_rank(model, 3000, 0.02);
+  auto [loc, cov] = fit_full_rank(model, 8000, 0.02);
   expect_gaussian_close(loc, cov, exact_loc, exact_cov, 0.05, 0.1);
 }
 

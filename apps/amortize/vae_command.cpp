@@ -1,0 +1,207 @@
+// `amortize vae fit` trains the variational autoencoder on Fashion-MNIST and writes
+// metrics.json, reconstructions.png, samples.png and the checkpoint (vae.pt + vae.json);
+// `amortize vae encode` loads a checkpoint and writes the posterior means and sds of the latent
+// code for the images of an IDX file.
+#include "amortize/io/output_folder.hpp"
+#include "amortize/model/param_store.hpp"
+#include "amortize/vae/fashion_mnist.hpp"
+#include "amortize/vae/image_grid.hpp"
+#include "amortize/vae/threads.hpp"
+#include "amortize/vae/trainer.hpp"
+#include "commands.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+namespace amortize::cli {
+namespace {
+namespace fs = std::filesystem;
+
+struct VaeFitArgs {
+  std::string data = "fashion-mnist";
+  int64_t epochs = 5;
+  std::string objective = "elbo";
+  int64_t particles = 0;  // 0: 1 for elbo, 5 for iwae
+  int64_t batch_size = 256;
+  double learning_rate = 1e-3;
+  uint64_t seed = 1;
+  int threads = 1;
+  int64_t loglik_particles = 5000;
+  int64_t loglik_images = 10000;
+  std::string out;
+};
+
+struct VaeEncodeArgs {
+  std::string from;
+  std::string data;
+  std::string out;
+  int threads = 1;
+};
+
+at::Generator generator(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+
+nlohmann::json options_json(const vae::VaeOptions& o) {
+  return {{"pixels", o.pixels}, {"hidden", o.hidden}, {"latent", o.latent}};
+}
+
+int run_fit(const VaeFitArgs& a) {
+  if (a.epochs < 1) throw std::invalid_argument("--epochs must be at least 1");
+  const int64_t particles = a.particles > 0 ? a.particles : (a.objective == "iwae" ? 5 : 1);
+  const auto dir = a.data == "fashion-mnist" ? std::string(vae::kFashionMnistDir) : a.data;
+  const auto data = vae::load_fashion_mnist(dir);
+  io::prepare_output_folder(a.out);
+  const auto threads = vae::set_threads(a.threads);
+
+  model::ParamStore store;
+  model::ParamStoreScope scope(store);
+  const vae::VaeOptions options;
+  vae::Vae net(options, generator(a.seed));
+  vae::FitOptions fit;
+  fit.batch_size = a.batch_size;
+  fit.learning_rate = a.learning_rate;
+  fit.objective = a.objective == "iwae" ? vae::BoundKind::ImportanceWeighted : vae::BoundKind::Elbo;
+  fit.particles = particles;
+  fit.seed = a.seed;
+  vae::VaeTrainer trainer(net, data.train, fit);
+
+  nlohmann::json metrics;
+  std::vector<double> seconds;
+  for (int64_t e = 0; e < a.epochs; ++e) {
+    const auto r = trainer.epoch();
+    const auto test = vae::evaluate(net, data.test, vae::BoundKind::Elbo, 1, generator(a.seed + 1000 + e));
+    seconds.push_back(r.seconds);
+    metrics["epochs"].push_back({{"epoch", r.epoch}, {"seconds", r.seconds}, {"train_bound", r.train_bound},
+                                 {"test_elbo", test.per_image}});
+    std::cerr << "vae fit: epoch " << r.epoch << " in " << std::setprecision(4) << r.seconds << " s, train "
+              << a.objective << " " << r.train_bound << ", test ELBO " << test.per_image << " nats per image\n";
+    metrics["train_elbo"] = r.train_bound;
+    metrics["test_elbo"] = test.per_image;
+  }
+  std::vector<double> sorted = seconds;
+  std::sort(sorted.begin(), sorted.end());
+  metrics["seconds_per_epoch"] = sorted[sorted.size() / 2];
+  metrics["seconds_per_epoch_all"] = seconds;
+  metrics["objective"] = a.objective;
+  metrics["particles"] = particles;
+  metrics["batch_size"] = a.batch_size;
+  metrics["learning_rate"] = a.learning_rate;
+  metrics["seed"] = a.seed;
+  metrics["threads"] = {{"requested", a.threads}, {"openblas", threads.openblas}, {"openmp", threads.openmp}};
+  metrics["model"] = options_json(options);
+  metrics["units"] = "nats per image; train_elbo is the training objective averaged over the last epoch";
+  if (a.loglik_images > 0 && a.loglik_particles > 0) {
+    const auto images = data.test.slice(0, 0, std::min<int64_t>(a.loglik_images, data.test.size(0)));
+    std::cerr << "vae fit: test log-likelihood by importance sampling, K = " << a.loglik_particles << " on "
+              << images.size(0) << " images\n";
+    const auto ll = vae::evaluate(net, images, vae::BoundKind::ImportanceWeighted, a.loglik_particles, generator(a.seed + 2000));
+    const std::string key = "test_loglik_is" + std::to_string(a.loglik_particles);
+    metrics[key] = ll.per_image;
+    metrics[key + "_images"] = ll.images;
+    metrics[key + "_seconds"] = ll.seconds;
+  }
+
+  // Reconstructions: rows of 16 test images, each followed by its reconstruction (pixel means
+  // at the posterior mean); samples: 64 draws z ~ N(0, I), shown as pixel means.
+  const auto originals = data.test.slice(0, 0, 32);
+  const auto recon = net.decode_probs(net.encode(originals).first);
+  const auto grid = at::cat({originals.slice(0, 0, 16), recon.slice(0, 0, 16), originals.slice(0, 16, 32), recon.slice(0, 16, 32)});
+  vae::write_png_grid((fs::path(a.out) / "reconstructions.png").string(), grid, 16);
+  const auto z = at::randn({64, options.latent}, generator(a.seed + 3000), data.test.options());
+  vae::write_png_grid((fs::path(a.out) / "samples.png").string(), net.decode_probs(z), 8);
+
+  net.save((fs::path(a.out) / "vae.pt").string());
+  io::write_file_atomically(fs::path(a.out) / "vae.json",
+                            nlohmann::json{{"model", options_json(options)}, {"weights", "vae.pt"}}.dump(2) + "\n");
+  io::write_file_atomically(fs::path(a.out) / "metrics.json", metrics.dump(2) + "\n");
+  std::cout << "vae fit: " << a.epochs << " epochs, " << metrics["seconds_per_epoch"].get<double>()
+            << " s per epoch, test ELBO " << metrics["test_elbo"].get<double>() << " nats per image; wrote "
+            << (fs::path(a.out) / "metrics.json").string() << "\n";
+  return 0;
+}
+
+int run_encode(const VaeEncodeArgs& a) {
+  vae::set_threads(a.threads);
+  const auto config_path = fs::path(a.from) / "vae.json";
+  std::ifstream config_file(config_path);
+  if (!config_file) throw io::DataError("vae encode: no checkpoint in '" + a.from + "' (missing vae.json)");
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(config_file);
+  } catch (const std::exception&) {
+    throw io::DataError("vae encode: '" + config_path.string() + "' is not valid JSON");
+  }
+  vae::VaeOptions options;
+  options.pixels = config.at("model").at("pixels").get<int64_t>();
+  options.hidden = config.at("model").at("hidden").get<int64_t>();
+  options.latent = config.at("model").at("latent").get<int64_t>();
+  vae::Vae net(options, generator(0));
+  net.load((fs::path(a.from) / config.value("weights", "vae.pt")).string());
+  const auto images = vae::read_images(a.data, options.pixels);
+  auto [loc, scale] = net.encode(images);
+  loc = loc.to(at::kDouble).contiguous();
+  scale = scale.to(at::kDouble).contiguous();
+  std::ostringstream csv;
+  csv << "image";
+  for (const char* what : {"mean", "sd"}) {
+    for (int64_t j = 1; j <= options.latent; ++j) csv << ',' << what << '[' << j << ']';
+  }
+  csv << '\n' << std::setprecision(8);
+  auto l = loc.accessor<double, 2>();
+  auto s = scale.accessor<double, 2>();
+  for (int64_t i = 0; i < loc.size(0); ++i) {
+    csv << i + 1;
+    for (int64_t j = 0; j < options.latent; ++j) csv << ',' << l[i][j];
+    for (int64_t j = 0; j < options.latent; ++j) csv << ',' << s[i][j];
+    csv << '\n';
+  }
+  const auto out = a.out.empty() ? fs::path(a.from) / "encodings.csv" : fs::path(a.out);
+  io::write_file_atomically(out, csv.str());
+  std::cout << "vae encode: " << loc.size(0) << " images; wrote " << out.string() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Runner add_vae_command(CLI::App& app) {
+  auto* vae_cmd = app.add_subcommand("vae", "Variational autoencoder on binarised images (Fashion-MNIST)");
+  vae_cmd->require_subcommand(1);
+  auto fit_args = std::make_shared<VaeFitArgs>();
+  auto* fit = vae_cmd->add_subcommand("fit", "Train the VAE; writes metrics.json, PNG grids and the checkpoint");
+  fit->add_option("--data", fit_args->data, "'fashion-mnist' (Debian's dataset-fashion-mnist) or a folder with its IDX files")
+      ->capture_default_str();
+  fit->add_option("--epochs", fit_args->epochs, "Passes over the 60,000 training images")->capture_default_str();
+  fit->add_option("--objective", fit_args->objective, "elbo or iwae (importance-weighted, per image)")
+      ->check(CLI::IsMember({"elbo", "iwae"}))
+      ->capture_default_str();
+  fit->add_option("--particles", fit_args->particles, "Monte-Carlo particles K (default 1 for elbo, 5 for iwae)")
+      ->check(CLI::PositiveNumber);
+  fit->add_option("--batch-size", fit_args->batch_size, "Images per step")->check(CLI::PositiveNumber)->capture_default_str();
+  fit->add_option("--lr", fit_args->learning_rate, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  fit->add_option("--seed", fit_args->seed, "Random seed")->capture_default_str();
+  fit->add_option("--threads", fit_args->threads, "OpenBLAS threads (LibTorch's OpenMP pool stays at 1)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  fit->add_option("--loglik-particles", fit_args->loglik_particles, "Importance samples per test image (0: skip)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  fit->add_option("--loglik-images", fit_args->loglik_images, "Test images for the log-likelihood estimate (0: skip)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  fit->add_option("--out", fit_args->out, "Output folder")->required();
+  auto encode_args = std::make_shared<VaeEncodeArgs>();
+  auto* encode = vae_cmd->add_subcommand("encode", "Posterior means and sds of the latent code for new images");
+  encode->add_option("--from", encode_args->from, "Folder of a `vae fit` run")->required();
+  encode->add_option("--data", encode_args->data, "IDX image file (N x 28 x 28, uint8 or float; .gz allowed)")->required();
+  encode->add_option("--out", encode_args->out, "CSV file (default: FROM/encodings.csv)");
+  encode->add_option("--threads", encode_args->threads, "OpenBLAS threads")->check(CLI::PositiveNumber);
+  return [fit, fit_args, encode_args] { return fit->parsed() ? run_fit(*fit_args) : run_encode(*encode_args); };
+}
+
+}  // namespace amortize::cli

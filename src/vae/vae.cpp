@@ -1,0 +1,131 @@
+#include "amortize/vae/vae.hpp"
+
+#include "amortize/dist/continuous/normal.hpp"
+#include "amortize/model/module.hpp"
+#include "amortize/model/primitives.hpp"
+#include "amortize/vae/binary_image.hpp"
+
+#include <torch/nn/functional/activation.h>
+#include <torch/serialize.h>
+
+#include <cmath>
+
+namespace amortize::vae {
+namespace {
+
+torch::nn::Linear linear(int64_t in, int64_t out) { return torch::nn::Linear(torch::nn::LinearOptions(in, out)); }
+
+void check_options(const VaeOptions& o) {
+  if (o.pixels < 1 || o.hidden < 1 || o.latent < 1) {
+    throw std::invalid_argument("Vae: pixels, hidden and latent sizes must be positive");
+  }
+}
+
+void check_images(const Tensor& x, const Tensor& indices, int64_t pixels, const char* where) {
+  if (x.dim() != 2 || x.size(1) != pixels) {
+    throw std::invalid_argument(std::string("Vae::") + where + ": images must have shape (batch, " +
+                                std::to_string(pixels) + "), got " + dist::shape_string(x.sizes()));
+  }
+  if (indices.dim() != 1 || indices.size(0) != x.size(0)) {
+    throw std::invalid_argument(std::string("Vae::") + where + ": need one index per image, got " +
+                                dist::shape_string(indices.sizes()) + " for " + std::to_string(x.size(0)) +
+                                " images");
+  }
+}
+
+}  // namespace
+
+EncoderImpl::EncoderImpl(const VaeOptions& o) {
+  hidden = register_module("hidden", linear(o.pixels, o.hidden));
+  loc = register_module("loc", linear(o.hidden, o.latent));
+  log_scale = register_module("log_scale", linear(o.hidden, o.latent));
+}
+
+std::pair<Tensor, Tensor> EncoderImpl::forward(const Tensor& x) {
+  auto h = at::softplus(hidden->forward(x));
+  return {loc->forward(h), at::exp(log_scale->forward(h))};
+}
+
+DecoderImpl::DecoderImpl(const VaeOptions& o) {
+  hidden = register_module("hidden", linear(o.latent, o.hidden));
+  logits = register_module("logits", linear(o.hidden, o.pixels));
+}
+
+Tensor DecoderImpl::forward(const Tensor& z) { return logits->forward(at::softplus(hidden->forward(z))); }
+
+Vae::Vae(VaeOptions options, at::Generator generator, c10::TensorOptions tensor_options)
+    : options_(options), tensor_options_(tensor_options) {
+  check_options(options_);
+  encoder_ = Encoder(options_);
+  decoder_ = Decoder(options_);
+  encoder_->to(tensor_options_.dtype().toScalarType());
+  decoder_->to(tensor_options_.dtype().toScalarType());
+  encoder_->to(tensor_options_.device());
+  decoder_->to(tensor_options_.device());
+  at::NoGradGuard no_grad;
+  for (auto* m : {static_cast<torch::nn::Module*>(encoder_.get()), static_cast<torch::nn::Module*>(decoder_.get())}) {
+    for (auto& child : m->children()) {
+      auto* lin = child->as<torch::nn::Linear>();
+      if (!lin) continue;
+      const double bound = 1.0 / std::sqrt(static_cast<double>(lin->options.in_features()));
+      lin->weight.uniform_(-bound, bound, generator);
+      lin->bias.uniform_(-bound, bound, generator);
+    }
+  }
+}
+
+void Vae::model(const Tensor& x, const Tensor& indices, int64_t data_size) {
+  using namespace amortize::model;
+  check_images(x, indices, options_.pixels, "model");
+  module("decoder", decoder_);
+  auto data = plate("data", data_size, indices);
+  auto zeros = at::zeros({x.size(0), options_.latent}, x.options());
+  auto ones = at::ones({x.size(0), options_.latent}, x.options());
+  auto z = sample("z", dist::Normal(zeros, ones).to_event(1), data);
+  sample("x", BinaryImage(decoder_->forward(z)), data, x);
+}
+
+void Vae::guide(const Tensor& x, const Tensor& indices, int64_t data_size) {
+  using namespace amortize::model;
+  check_images(x, indices, options_.pixels, "guide");
+  module("encoder", encoder_);
+  auto data = plate("data", data_size, indices);
+  auto [loc, scale] = encoder_->forward(x);
+  sample("z", dist::Normal(loc, scale).to_event(1), data);
+}
+
+Tensor Vae::decode_probs(const Tensor& z) {
+  at::NoGradGuard no_grad;
+  return at::sigmoid(decoder_->forward(z));
+}
+
+std::pair<Tensor, Tensor> Vae::encode(const Tensor& x) {
+  at::NoGradGuard no_grad;
+  return encoder_->forward(x);
+}
+
+void Vae::save(const std::string& path) {
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive enc, dec;
+  encoder_->save(enc);
+  decoder_->save(dec);
+  archive.write("encoder", enc);
+  archive.write("decoder", dec);
+  archive.save_to(path);
+}
+
+void Vae::load(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("Vae: cannot read checkpoint '" + path + "'");
+  }
+  torch::serialize::InputArchive enc, dec;
+  archive.read("encoder", enc);
+  archive.read("decoder", dec);
+  encoder_->load(enc);
+  decoder_->load(dec);
+}
+
+}  // namespace amortize::vae
