@@ -19,35 +19,7 @@ VariationalSample draw_variational_sample(const infer::Program& model, infer::Au
   if (num_draws < 1) throw std::invalid_argument("--draws must be positive, got " + std::to_string(num_draws));
   at::NoGradGuard no_grad;
   VariationalSample out;
-  std::map<std::string, std::vector<Tensor>> collected;
-  std::vector<double> log_p, log_g;
-  log_p.reserve(static_cast<size_t>(num_draws));
-  log_g.reserve(static_cast<size_t>(num_draws));
-  auto guide_program = guide.program();
-  model::SeedHandler seeded(seed);
-  for (int64_t i = 0; i < num_draws; ++i) {
-    model::Trace guide_trace;
-    {
-      model::TraceHandler tr;
-      guide_program();
-      guide_trace = std::move(tr.trace());
-    }
-    model::TraceHandler tr;
-    {
-      model::ReplayHandler replay(guide_trace);
-      model();
-    }
-    log_g.push_back(guide_trace.log_prob_sum().item<double>());
-    log_p.push_back(tr.trace().log_prob_sum().item<double>());
-    for (const auto& s : tr.trace().sites()) {
-      if (!wanted(s)) continue;
-      if (i == 0) out.draws.sites.push_back(s.name);
-      collected[s.name].push_back(s.value.detach());
-    }
-  }
-  for (auto& [name, values] : collected) out.draws.draws[name] = at::stack(values);
-  out.log_p = at::tensor(log_p, at::kDouble);
-  out.log_g = at::tensor(log_g, at::kDouble);
+  out.draws = infer::posterior_draws(model, guide.program(), num_draws, seed);
 
   // The centre: the guide's median of every latent site, deterministic sites computed from it.
   model::TraceHandler tr;
@@ -84,7 +56,7 @@ std::string draws_csv(const VariationalSample& sample, const std::vector<std::pa
     csv.add_variable(site, centre, d);
   }
   for (const auto& note : draws_csv_notes()) csv.add_comment(note);
-  csv.set_log_densities(sample.log_p, sample.log_g);
+  csv.set_log_densities(sample.draws.log_p, sample.draws.log_g);
   csv.set_step_size(step_size);
   return csv.str();
 }

@@ -13,12 +13,11 @@
 namespace amortize::cli {
 
 struct VariationalSample {
-  infer::PosteriorDraws draws;           // latent and deterministic sites, model order
+  // Latent and deterministic sites in model order, with log p(x, theta) and q(theta) per draw,
+  // both on the constrained scale: their difference equals CmdStan's (which works on the
+  // unconstrained scale), as the Jacobians cancel, so PSIS diagnostics see the same ratios.
+  infer::PosteriorDraws draws;
   std::map<std::string, Tensor> centre;  // the same sites at the guide's median
-  // Both in constrained space and with normalising constants: log p(x, theta) and q(theta).
-  // Their difference equals CmdStan's (which works on the unconstrained scale), as the
-  // Jacobians cancel: the importance ratios for PSIS diagnostics are the same.
-  Tensor log_p, log_g;  // (num_draws), float64
 };
 
 VariationalSample draw_variational_sample(const infer::Program& model, infer::AutoGuide& guide, int64_t num_draws,

@@ -3,6 +3,7 @@
 #include "amortize/model/handlers.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <algorithm>
 #include <c10/core/GradMode.h>
 
 namespace amortize::infer {
@@ -20,11 +21,15 @@ class Uncondition : public model::Handler {
 }  // namespace
 
 PosteriorDraws posterior_draws(const Program& model, const Program& guide, int64_t num_draws, uint64_t seed,
-                               bool include_observed) {
+                               bool include_observed, const std::vector<std::string>& only_sites) {
   if (num_draws < 1) throw std::invalid_argument("posterior draws: the number of draws must be positive");
   at::NoGradGuard no_grad;
   PosteriorDraws out;
   std::map<std::string, std::vector<Tensor>> collected;
+  std::vector<double> log_p, log_g;
+  auto chosen = [&](const std::string& name) {
+    return only_sites.empty() || std::find(only_sites.begin(), only_sites.end(), name) != only_sites.end();
+  };
   model::SeedHandler seeded(seed);
   for (int64_t i = 0; i < num_draws; ++i) {
     model::Trace guide_trace;
@@ -34,19 +39,28 @@ PosteriorDraws posterior_draws(const Program& model, const Program& guide, int64
       guide_trace = std::move(tr.trace());
     }
     model::TraceHandler tr;
-    model::ReplayHandler replay(guide_trace);
-    std::unique_ptr<Uncondition> uncondition;
-    if (include_observed) uncondition = std::make_unique<Uncondition>();
-    model();
+    {
+      model::ReplayHandler replay(guide_trace);
+      std::unique_ptr<Uncondition> uncondition;
+      if (include_observed) uncondition = std::make_unique<Uncondition>();
+      model();
+    }
+    log_g.push_back(guide_trace.log_prob_sum().item<double>());
+    log_p.push_back(tr.trace().log_prob_sum().item<double>());
     for (const auto& s : tr.trace().sites()) {
       const bool wanted = (s.kind == model::SiteKind::Sample && (!s.observed || include_observed)) ||
                           s.kind == model::SiteKind::Deterministic;
-      if (!wanted) continue;
+      if (!wanted || !chosen(s.name)) continue;
       if (i == 0) out.sites.push_back(s.name);
       collected[s.name].push_back(s.value.detach());
     }
   }
+  for (const auto& name : only_sites) {
+    if (!collected.count(name)) throw std::invalid_argument("posterior draws: the model has no site '" + name + "' to draw");
+  }
   for (auto& [name, values] : collected) out.draws[name] = at::stack(values);
+  out.log_p = at::tensor(log_p, at::kDouble);
+  out.log_g = at::tensor(log_g, at::kDouble);
   return out;
 }
 

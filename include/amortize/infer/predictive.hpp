@@ -13,11 +13,16 @@ namespace amortize::infer {
 struct PosteriorDraws {
   std::vector<std::string> sites;      // in model order
   std::map<std::string, Tensor> draws;  // site -> (num_draws, site shape...)
+  // Per draw (float64): the model's log joint and the guide's log density at the draw, both
+  // on the constrained scale (their difference is the importance log-ratio).
+  Tensor log_p, log_g;
 };
 
-// `include_observed`: also draw new values of observed sites (posterior predictive).
+// Draws from the guide pushed through the model: latent and deterministic sites, and with
+// `include_observed` new values of the observed sites too (posterior predictive). A non-empty
+// `only_sites` keeps just those sites (an unknown name is an error).
 PosteriorDraws posterior_draws(const Program& model, const Program& guide, int64_t num_draws, uint64_t seed,
-                               bool include_observed = false);
+                               bool include_observed = false, const std::vector<std::string>& only_sites = {});
 
 struct ParameterSummary {
   std::string name;  // Stan style: beta[2] (1-based)

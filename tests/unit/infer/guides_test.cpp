@@ -5,11 +5,13 @@
 #include "amortize/infer/guides/auto_continuous.hpp"
 #include "amortize/infer/guides/auto_normal.hpp"
 #include "amortize/infer/guides/auto_normalizing_flow.hpp"
+#include "amortize/infer/predictive.hpp"
 #include "amortize/infer/svi.hpp"
 #include "amortize/model/handlers.hpp"
 #include "amortize/model/module.hpp"
 #include "amortize/model/param_store.hpp"
 #include "amortize/model/primitives.hpp"
+#include "normal_mean_model.hpp"
 #include "numeric_checks.hpp"
 
 #include <gtest/gtest.h>
@@ -22,22 +24,10 @@ using namespace amortize;
 using namespace amortize::infer;
 using namespace amortize::model;
 using amortize::dist::Normal;
+using amortize::testing::f64;
+using amortize::testing::NormalMean;
 
 namespace {
-at::TensorOptions f64() { return at::TensorOptions().dtype(at::kDouble); }
-
-// mu ~ N(0, 2^2), x_i ~ N(mu, 1), i = 1..20: the posterior is N(post_mean, post_var).
-struct NormalMean {
-  Tensor x = at::linspace(-1.0, 3.0, 20, f64());
-  double post_var() const { return 1.0 / (0.25 + x.size(0)); }
-  double post_mean() const { return post_var() * x.sum().item<double>(); }
-  void operator()() const {
-    auto mu = sample("mu", Normal(at::zeros({}, f64()), 2.0));
-    auto data = plate("data", x.size(0));
-    sample("x", Normal(mu, 1.0), data, x);
-  }
-};
-
 // Gradients of one single-particle ELBO draw with respect to every parameter in the store.
 std::vector<Tensor> one_draw_gradient(const Program& model, const Program& guide, uint64_t seed) {
   SeedHandler seed_handler(seed);
@@ -169,6 +159,13 @@ TEST(AmortizedGuide, EncoderAndAutoNormalRecoverTheExactPosteriorWithChangingBat
   // ...and the locals an encoder: (loc, log scale) = Linear(x_i).
   torch::nn::Linear encoder(1, 2);
   encoder->to(at::kDouble);
+  {
+    // Initial weights from the test's own generator, not the process-wide one.
+    at::NoGradGuard no_grad;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+    encoder->weight.copy_(at::randn({2, 1}, gen, f64()) * 0.5);
+    encoder->bias.zero_();
+  }
   Program guide = [&] {
     globals->program()();
     auto data = plate("data", target.x.size(0), *target.batch);
@@ -176,7 +173,7 @@ TEST(AmortizedGuide, EncoderAndAutoNormalRecoverTheExactPosteriorWithChangingBat
     sample("z", Normal(out.select(-1, 0), out.select(-1, 1).exp()), data);
   };
   const int64_t steps = 4000;
-  Svi svi(model, guide, std::make_shared<TraceElbo>(ElboOptions{4}), {0.02, 5, std::pow(0.01, 1.0 / steps)});
+  Svi svi(model, guide, std::make_shared<TraceElbo>(ElboOptions{4}), {0.05, 5, std::pow(0.01, 1.0 / steps)});
   const std::vector<int64_t> batch_sizes{10, 25, 50, 200};
   for (int64_t i = 0; i < steps; ++i) {
     *target.batch = batch_sizes[static_cast<size_t>(i) % batch_sizes.size()];
@@ -224,4 +221,26 @@ TEST(AutoNormal, SubsampledLocalsKeepFullSizeParametersAcrossBatchSizes) {
     EXPECT_TRUE(std::isfinite(svi.step())) << "batch " << b;
   }
   EXPECT_EQ(guide.loc_scale("z").first.size(0), 50);
+}
+
+TEST(PosteriorDraws, PredictiveDrawsOfChosenSitesFollowThePosteriorPredictive) {
+  NormalMean target;
+  Program model = [&] { target(); };
+  ParamStore store;
+  ParamStoreScope scope(store);
+  AutoNormal guide(model);
+  guide.program()();
+  const double sd = std::sqrt(target.post_var());
+  store.assign("AutoNormal.loc.mu", at::scalar_tensor(target.post_mean(), f64()));
+  store.assign("AutoNormal.scale.mu", at::scalar_tensor(sd, f64()));
+  const int64_t n = 4000;
+  auto draws = posterior_draws(model, guide.program(), n, 5, /*include_observed=*/true, {"x"});
+  ASSERT_EQ(draws.sites, std::vector<std::string>{"x"});
+  ASSERT_EQ(draws.draws.at("x").sizes(), (at::IntArrayRef{n, 20}));
+  // x_new = mu + noise: mean post_mean, variance post_var + 1, per element.
+  Tensor first = draws.draws.at("x").select(1, 0);
+  const double predictive_sd = std::sqrt(target.post_var() + 1.0);
+  EXPECT_NEAR(first.mean().item<double>(), target.post_mean(), 4 * predictive_sd / std::sqrt(double(n)));
+  EXPECT_EQ(draws.log_p.size(0), n);
+  EXPECT_THROW(posterior_draws(model, guide.program(), 10, 5, false, {"nope"}), std::invalid_argument);
 }
