@@ -47,6 +47,27 @@ optim::Schedule Svi::schedule() const {
 
 std::unique_ptr<Trainer> Svi::trainer(TrainerOptions options) {
   if (!options.schedule) options.schedule = schedule();
+  // The objective's score-function baselines travel with the checkpoint.
+  constexpr const char* kBaselinePrefix = "elbo_baseline/";
+  if (!options.save_extra_state) {
+    options.save_extra_state = [this] {
+      std::map<std::string, Tensor> state;
+      for (const auto& [site, value] : objective_->baselines()) {
+        state[kBaselinePrefix + site] = at::scalar_tensor(value, at::kDouble);
+      }
+      return state;
+    };
+  }
+  if (!options.load_extra_state) {
+    options.load_extra_state = [this](const std::map<std::string, Tensor>& state) {
+      std::map<std::string, double> baselines;
+      const std::string prefix = kBaselinePrefix;
+      for (const auto& [key, value] : state) {
+        if (key.rfind(prefix, 0) == 0) baselines[key.substr(prefix.size())] = value.item<double>();
+      }
+      objective_->set_baselines(std::move(baselines));
+    };
+  }
   return std::make_unique<Trainer>(loss_fn(), optimizer_, generator_, std::move(options));
 }
 

@@ -40,6 +40,10 @@ class Elbo {
   // One joint run with particles; exposed for tests and diagnostics.
   Traces run(const Program& model, const Program& guide);
 
+  // The score-function baselines by site: state a resumed run must restore to continue exactly.
+  const std::map<std::string, double>& baselines() const { return baselines_; }
+  void set_baselines(std::map<std::string, double> baselines) { baselines_ = std::move(baselines); }
+
  protected:
   // Per-particle ELBO terms (shape [K]) and the score-function surrogate.
   struct ParticleTerms {

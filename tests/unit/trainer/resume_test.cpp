@@ -2,6 +2,7 @@
 // process-like state (new parameter store, optimiser, generator and trainer), a resume from the
 // checkpoint and N/2 more steps.
 #include "amortize/dist/continuous/normal.hpp"
+#include "amortize/dist/discrete/bernoulli.hpp"
 #include "amortize/infer/checkpoint.hpp"
 #include "amortize/infer/elbo.hpp"
 #include "amortize/infer/guides/auto_normal.hpp"
@@ -280,4 +281,38 @@ TEST(Checkpoint, MissingCorruptOrForeignFilesThrowAOneLineErrorNamingTheFile) {
     Trainer t2(noisy_quadratic(gen2), std::make_shared<optim::Sgd>(0.05), gen2, quiet(10));
     EXPECT_THROW(t2.resume(good), CheckpointError);
   }
+}
+
+namespace {
+// A discrete latent: its score-function gradient uses the ELBO's decaying baseline, which the
+// checkpoint must carry for the resumed run to match.
+std::map<std::string, Tensor> fit_discrete(int64_t max_steps, uint64_t seed, const std::string& save_to,
+                                           const std::string& resume_from) {
+  model::ParamStore store;
+  model::ParamStoreScope scope(store);
+  Tensor x = at::linspace(0.0, 2.0, 10, f64());
+  auto model = [&] {
+    auto z = model::sample("z", dist::Bernoulli::from_probs(at::scalar_tensor(0.3, f64())));
+    auto data = model::plate("data", x.size(0));
+    model::sample("x", Normal(2.0 * z, 1.0), data, x);
+  };
+  auto guide = [&] {
+    model::sample("z", dist::Bernoulli::from_logits(model::param("phi", at::scalar_tensor(0.0, f64()))));
+  };
+  Svi svi(model, guide, std::make_shared<TraceElbo>(ElboOptions{4}), {0.05, seed});
+  auto opts = quiet(max_steps);
+  opts.checkpoint_path = save_to;
+  auto trainer = svi.trainer(opts);
+  if (!resume_from.empty()) trainer->resume(resume_from);
+  trainer->run();
+  return snapshot(store);
+}
+}  // namespace
+
+TEST(TrainerResume, ScoreFunctionBaselinesTravelWithTheCheckpoint) {
+  const std::string ckpt = temp_path("discrete.ckpt");
+  auto straight = fit_discrete(200, 3, "", "");
+  fit_discrete(100, 3, ckpt, "");
+  auto resumed = fit_discrete(200, 77, "", ckpt);
+  expect_equal_params(straight, resumed);
 }
