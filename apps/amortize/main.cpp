@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   runners["models"] = amortize::cli::add_models_command(app);
   runners["fit"] = amortize::cli::add_fit_command(app);
   runners["vae"] = amortize::cli::add_vae_command(app);
+  runners["pavi"] = amortize::cli::add_pavi_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,57 @@
+// One fit of GRE by PAVI (free or set encodings) or by the mean-field baseline (AutoNormal with
+// the same plate subsampling), with the measurements the command and the benchmarks report:
+// the ELBO trace against wall time, the parameter count, peak memory, and the errors of the
+// fitted marginals against the exact posterior.
+#pragma once
+#include "amortize/pavi/gre.hpp"
+#include "amortize/pavi/pavi_guide.hpp"
+
+#include <string>
+#include <vector>
+
+namespace amortize::pavi {
+
+enum class GreMethod { Pavi, MeanField };
+
+struct GreFitOptions {
+  GreMethod method = GreMethod::Pavi;
+  Encoding encoding = Encoding::Free;
+  int64_t batch = 1000;  // groups per step (capped at G)
+  int64_t steps = 2000;
+  int64_t particles = 1;
+  double learning_rate = 0.02;
+  double final_learning_rate = 0.0005;  // reached by exponential decay at the last step
+  uint64_t seed = 1;
+  int64_t encoding_dim = 8;
+  int64_t hidden = 32;
+  // Moments of the local sites are computed over this many groups at most (0: all), in chunks.
+  int64_t evaluate_groups = 0;
+  int64_t draws = 200;
+  int64_t chunk = 100000;
+  double max_seconds = 0;  // > 0: stop training after this much wall time
+};
+
+struct GreFitResult {
+  std::vector<double> elbo;     // per step
+  std::vector<double> seconds;  // wall time at the end of each step
+  double final_elbo = 0;        // mean of the last 10 % of the steps' estimates
+  double train_seconds = 0;
+  double moments_seconds = 0;
+  int64_t steps = 0;
+  int64_t n_parameters = 0;
+  int64_t latent_dims = 0;
+  double peak_rss_mb = 0;
+  GrePosterior fitted;  // mu_* [D]; mu_g_* [evaluated groups, D]
+  // Errors against the exact posterior, in exact sds (means) and relative (sds).
+  double mu_mean_error_sd = 0, mu_sd_rel_error = 0;
+  double mu_g_mean_error_sd_mean = 0, mu_g_mean_error_sd_max = 0, mu_g_sd_rel_error_mean = 0;
+};
+
+GreFitResult fit_gre(const GreData& data, const GreFitOptions& options);
+
+// Peak resident memory of this process (VmHWM in /proc/self/status), MB; 0 when unknown.
+double peak_rss_mb();
+
+std::string to_string(GreMethod method, Encoding encoding);
+
+}  // namespace amortize::pavi

@@ -1,0 +1,121 @@
+// The plate-amortized guide (PAVI, Rouillard et al., TMLR 2023). Built from one trace of the
+// model (the template): every latent site, the plate it lives in and its parent sites (found
+// by autograd: a site depends on the earlier latents its log-density has a gradient for).
+// Each template site gets ONE conditional normalizing flow, shared by all elements of its
+// plate, on a standard-normal base and mapped onto the site's support by biject_to. A local
+// site's flow is conditioned on the element's encoding E_g and on the sampled (unconstrained)
+// values of its parents; a global site's flow on a free global encoding and its parents.
+//   PAVI-F (Encoding::Free): E is a learned [plate size, D_E] table, read with a sparse
+//     embedding lookup, so a step's gradient (and a sparse optimiser's update) touches only the
+//     batch's rows.
+//   PAVI-E (Encoding::Set): E = DeepSetEncoder(element's data), parameters independent of the
+//     plate size; the data are given per plate as a [size, N, F] tensor.
+// Each run draws a batch of elements per subsampled plate (the model replays it), and the
+// plate scales every log p and log q term inside it by size / batch: the ELBO estimate is
+// unbiased. Supported structure: global sites (no plate) and local sites in one plate.
+#pragma once
+#include "amortize/dist/transforms/transform.hpp"
+#include "amortize/infer/elbo.hpp"
+#include "amortize/pavi/conditional_flow.hpp"
+#include "amortize/pavi/set_encoder.hpp"
+
+#include <ATen/core/Generator.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace amortize::pavi {
+
+enum class Encoding { Free, Set };
+
+struct PaviOptions {
+  Encoding encoding = Encoding::Free;
+  int64_t encoding_dim = 8;
+  ConditionalFlowOptions flow;
+  // Local flows also see their parents' sampled values (else only the encoding).
+  bool condition_on_parents = true;
+  // Free encodings start as N(0, s^2) draws.
+  double encoding_init_scale = 0.1;
+  // PAVI-E: each plate's per-element data, [plate size, N, F] (row g is element g's set).
+  std::map<std::string, Tensor> element_data;
+  int64_t set_hidden = 32;
+  // Batch size per plate (absent: the batch size the model asks for).
+  std::map<std::string, int64_t> batch_size;
+  // Seeds the initial parameters and the batch draws.
+  uint64_t seed = 0;
+  std::string prefix = "pavi";
+};
+
+struct TemplatePlate {
+  std::string name;
+  int64_t size = 0;
+  int64_t batch = 0;
+  int64_t dim = -1;
+};
+
+struct TemplateSite {
+  std::string name;
+  dist::TransformPtr transform;  // unconstrained -> support
+  Shape event_shape;             // constrained
+  Shape unconstrained_event_shape;
+  int64_t dim = 0;               // flattened unconstrained event size
+  std::optional<std::string> plate;
+  std::vector<std::string> parents;  // latent sites whose values the flow conditions on
+  int64_t context_dim = 0;
+};
+
+class PaviGuide {
+ public:
+  PaviGuide(infer::Program model, PaviOptions options);
+
+  // The guide program: draws the batches, then samples every latent site of the model.
+  void operator()();
+  infer::Program program();
+
+  const std::vector<TemplateSite>& sites();
+  const std::vector<TemplatePlate>& plates();
+  // Batch size of a plate from the next run on.
+  void set_batch_size(const std::string& plate, int64_t size);
+  // Runs use exactly these elements of the plate (until cleared) instead of a random batch.
+  void fix_indices(const std::string& plate, const Tensor& indices);
+  void clear_fixed_indices() { fixed_indices_.clear(); }
+  // The generator the batches are drawn from (seeded by PaviOptions::seed).
+  at::Generator& batch_generator() { return batch_generator_; }
+
+  // Number of latent dimensions of the full model (all plate elements).
+  int64_t latent_dim();
+  // Number of learnable scalars of this guide in the active parameter store.
+  int64_t n_parameters();
+
+  // Monte-Carlo mean and sd (constrained scale) of every element of `site`: [size, event...]
+  // for a local site, [event...] for a global one, from `draws` guide draws per element, the
+  // plate visited `chunk` elements at a time so that memory stays bounded. float64 results.
+  // first_elements > 0: only the plate's first elements (rows 0..first_elements-1).
+  struct Moments {
+    Tensor mean, sd;
+  };
+  Moments moments(const std::string& site, int64_t draws, int64_t chunk, uint64_t seed, int64_t first_elements = 0);
+
+ private:
+  void setup();
+  void build_template();
+  void create_modules();
+  Tensor encode(const TemplatePlate& plate, const Tensor& indices);
+  const TemplateSite& site(const std::string& name) const;
+
+  infer::Program model_;
+  PaviOptions options_;
+  bool ready_ = false;
+  at::TensorOptions value_options_;
+  std::vector<TemplateSite> sites_;
+  std::vector<TemplatePlate> plates_;
+  std::map<std::string, ConditionalFlow> flows_;
+  std::map<std::string, DeepSetEncoder> encoders_;
+  std::map<std::string, Tensor> fixed_indices_;
+  at::Generator init_generator_;
+  at::Generator batch_generator_;
+};
+
+}  // namespace amortize::pavi

@@ -1,0 +1,369 @@
+#include "amortize/pavi/pavi_guide.hpp"
+
+#include "amortize/dist/continuous/delta.hpp"
+#include "amortize/dist/continuous/normal.hpp"
+#include "amortize/dist/transforms/biject_to.hpp"
+#include "amortize/model/handlers.hpp"
+#include "amortize/model/module.hpp"
+#include "amortize/model/param_store.hpp"
+#include "amortize/model/primitives.hpp"
+#include "amortize/pavi/batching.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <algorithm>
+#include <memory>
+#include <numeric>
+#include <stdexcept>
+
+namespace amortize::pavi {
+namespace {
+int64_t product(const Shape& s) { return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<>()); }
+
+model::ModelError error(const std::string& prefix, const std::string& what) {
+  return model::ModelError("PaviGuide '" + prefix + "': " + what);
+}
+}  // namespace
+
+PaviGuide::PaviGuide(infer::Program model, PaviOptions options)
+    : model_(std::move(model)),
+      options_(std::move(options)),
+      init_generator_(at::make_generator<at::CPUGeneratorImpl>(options_.seed)),
+      batch_generator_(at::make_generator<at::CPUGeneratorImpl>(options_.seed + 0x9e3779b97f4a7c15ULL)) {
+  if (options_.encoding_dim < 1) throw error(options_.prefix, "encoding_dim must be positive");
+}
+
+void PaviGuide::setup() {
+  if (ready_) return;
+  build_template();
+  ready_ = true;
+  model::BlockHandler hide_creation;
+  create_modules();
+}
+
+void PaviGuide::build_template() {
+  // First run: the model as it asks (its own batch), hidden from everything outside.
+  model::Trace first;
+  {
+    model::BlockHandler block;
+    model::TraceHandler tracer;
+    model::SeedHandler seed(0);
+    model_();
+    first = std::move(tracer.trace());
+  }
+  // Second run: replay with every latent value a fresh leaf, to find parents by autograd.
+  model::Trace leaves = first;
+  std::vector<std::string> latent_names;
+  for (auto& s : leaves.sites()) {
+    if (s.kind == model::SiteKind::Plate) {
+      const auto& f = s.plates.front();
+      plates_.push_back({f.name, f.size, f.subsample_size, f.dim});
+      continue;
+    }
+    if (!s.is_latent()) continue;
+    if (s.dist->is_discrete()) throw error(options_.prefix, "site '" + s.name + "' is discrete; PAVI needs continuous latents");
+    s.value = s.value.detach().clone().requires_grad_(true);
+    latent_names.push_back(s.name);
+  }
+  model::Trace second;
+  {
+    model::BlockHandler block;
+    model::TraceHandler tracer;
+    model::ReplayHandler replay(leaves);
+    model::SeedHandler seed(0);
+    model_();
+    second = std::move(tracer.trace());
+  }
+  for (const auto& name : latent_names) {
+    const auto& s = second.at(name);
+    TemplateSite t;
+    t.name = name;
+    t.transform = dist::biject_to(s.dist->support());
+    t.event_shape = s.dist->event_shape();
+    Tensor u = t.transform->inverse(s.value.detach());
+    const int64_t event_dim = t.transform->domain_event_dim();
+    auto us = u.sizes();
+    t.unconstrained_event_shape = Shape(us.end() - event_dim, us.end());
+    t.dim = product(t.unconstrained_event_shape);
+    const int64_t batch_dims = s.value.dim() - s.dist->event_dim();
+    if (s.plates.size() > 1) {
+      throw error(options_.prefix, "site '" + name + "' lives in " + std::to_string(s.plates.size()) +
+                                       " plates; only global sites and sites in one plate are supported");
+    }
+    if (s.plates.size() == 1) {
+      t.plate = s.plates.front().name;
+      if (batch_dims != -s.plates.front().dim) {
+        throw error(options_.prefix, "site '" + name + "' must have exactly the batch dims of its plate");
+      }
+    } else if (batch_dims != 0) {
+      throw error(options_.prefix, "global site '" + name + "' has batch dims outside any plate; use to_event");
+    }
+    if (!value_options_.has_dtype()) value_options_ = s.value.options().requires_grad(false);
+    sites_.push_back(std::move(t));
+  }
+  if (sites_.empty()) throw error(options_.prefix, "the model has no latent site");
+  value_options_ = at::TensorOptions().dtype(value_options_.dtype()).device(value_options_.device());
+  // Parents: earlier latents with a gradient path into this site's log-density.
+  for (size_t i = 1; i < sites_.size(); ++i) {
+    const auto& s = second.at(sites_[i].name);
+    std::vector<Tensor> inputs;
+    for (size_t j = 0; j < i; ++j) inputs.push_back(leaves.at(sites_[j].name).value);
+    auto grads = torch::autograd::grad({s.log_prob().sum()}, inputs, {}, /*retain_graph=*/true, false,
+                                       /*allow_unused=*/true);
+    for (size_t j = 0; j < i; ++j) {
+      if (!grads[j].defined()) continue;
+      const auto& parent = sites_[j];
+      if (parent.plate && parent.plate != sites_[i].plate) {
+        throw error(options_.prefix, "site '" + sites_[i].name + "' depends on '" + parent.name +
+                                         "' of another plate; not supported");
+      }
+      sites_[i].parents.push_back(parent.name);
+    }
+  }
+  // Only the plates holding latent sites; their batch sizes from the options.
+  plates_.erase(std::remove_if(plates_.begin(), plates_.end(),
+                               [&](const TemplatePlate& p) {
+                                 return std::none_of(sites_.begin(), sites_.end(), [&](const TemplateSite& s) { return s.plate == p.name; });
+                               }),
+                plates_.end());
+  for (auto& p : plates_) {
+    auto it = options_.batch_size.find(p.name);
+    if (it != options_.batch_size.end()) p.batch = it->second;
+    if (p.batch < 1 || p.batch > p.size) {
+      throw error(options_.prefix, "batch size " + std::to_string(p.batch) + " of plate '" + p.name + "' is outside 1.." +
+                                       std::to_string(p.size));
+    }
+  }
+}
+
+void PaviGuide::create_modules() {
+  const int64_t de = options_.encoding_dim;
+  for (auto& t : sites_) {
+    t.context_dim = de;
+    if (options_.condition_on_parents || !t.plate) {
+      for (const auto& p : t.parents) t.context_dim += site(p).dim;
+    } else {
+      t.parents.clear();
+    }
+    ConditionalFlow flow(t.dim, t.context_dim, options_.flow, init_generator_);
+    flow->to(value_options_.device(), value_options_.dtype().toScalarType());
+    flows_.emplace(t.name, flow);
+  }
+  if (options_.encoding == Encoding::Set) {
+    for (const auto& p : plates_) {
+      auto it = options_.element_data.find(p.name);
+      if (it == options_.element_data.end()) {
+        throw error(options_.prefix, "set encoding needs element_data for plate '" + p.name + "'");
+      }
+      const Tensor& data = it->second;
+      if (data.dim() != 3 || data.size(0) != p.size) {
+        throw error(options_.prefix, "element_data of plate '" + p.name + "' must be [" + std::to_string(p.size) +
+                                         ", N, F], got " + dist::shape_string(data.sizes()));
+      }
+      DeepSetEncoder enc(data.size(2), de, options_.set_hidden, init_generator_);
+      enc->to(data.device(), data.scalar_type());
+      encoders_.emplace(p.name, enc);
+    }
+  }
+}
+
+const TemplateSite& PaviGuide::site(const std::string& name) const {
+  for (const auto& s : sites_) {
+    if (s.name == name) return s;
+  }
+  throw error(options_.prefix, "no latent site named '" + name + "'");
+}
+
+const std::vector<TemplateSite>& PaviGuide::sites() {
+  setup();
+  return sites_;
+}
+
+const std::vector<TemplatePlate>& PaviGuide::plates() {
+  setup();
+  return plates_;
+}
+
+void PaviGuide::set_batch_size(const std::string& plate, int64_t size) {
+  setup();
+  for (auto& p : plates_) {
+    if (p.name != plate) continue;
+    if (size < 1 || size > p.size) {
+      throw error(options_.prefix, "batch size " + std::to_string(size) + " of plate '" + plate + "' is outside 1.." +
+                                       std::to_string(p.size));
+    }
+    p.batch = size;
+    return;
+  }
+  throw error(options_.prefix, "no plate named '" + plate + "' holds a latent site");
+}
+
+void PaviGuide::fix_indices(const std::string& plate, const Tensor& indices) {
+  setup();
+  for (const auto& p : plates_) {
+    if (p.name == plate) {
+      fixed_indices_[plate] = indices.to(at::kLong);
+      return;
+    }
+  }
+  throw error(options_.prefix, "no plate named '" + plate + "' holds a latent site");
+}
+
+int64_t PaviGuide::latent_dim() {
+  setup();
+  int64_t total = 0;
+  for (const auto& s : sites_) {
+    int64_t n = s.dim;
+    if (s.plate) {
+      for (const auto& p : plates_) {
+        if (p.name == *s.plate) n *= p.size;
+      }
+    }
+    total += n;
+  }
+  return total;
+}
+
+int64_t PaviGuide::n_parameters() {
+  setup();
+  auto& store = model::active_param_store();
+  int64_t n = 0;
+  const std::string head = options_.prefix + ".";
+  for (const auto& name : store.names()) {
+    if (name.compare(0, head.size(), head) == 0) n += store.entry(name).unconstrained.numel();
+  }
+  return n;
+}
+
+Tensor PaviGuide::encode(const TemplatePlate& plate, const Tensor& indices) {
+  if (options_.encoding == Encoding::Set) {
+    auto& enc = encoders_.at(plate.name);
+    model::module(options_.prefix + ".encoder." + plate.name, enc);
+    const Tensor& data = options_.element_data.at(plate.name);
+    return enc->forward(data.index_select(0, indices.to(data.device())));
+  }
+  const std::string name = options_.prefix + ".encoding." + plate.name;
+  Tensor init;
+  if (!model::active_param_store().contains(name)) {
+    init = (at::randn({plate.size, options_.encoding_dim}, init_generator_, at::TensorOptions().dtype(at::kFloat)) *
+            options_.encoding_init_scale)
+               .to(value_options_);
+  }
+  Tensor table = model::param(name, init);
+  // Sparse gradient: only the batch's rows receive one.
+  return at::embedding(table, indices.to(table.device()), -1, false, /*sparse=*/true);
+}
+
+void PaviGuide::operator()() {
+  setup();
+  // Draw (or take) each plate's batch and enter it once, recorded so the model replays it.
+  std::map<std::string, Tensor> indices;
+  std::map<std::string, Tensor> encodings;
+  for (const auto& p : plates_) {
+    auto fixed = fixed_indices_.find(p.name);
+    Tensor idx = fixed != fixed_indices_.end() ? fixed->second : sample_without_replacement(p.size, p.batch, batch_generator_);
+    model::Plate entered(p.name, p.size, {std::nullopt, idx, p.dim, true});
+    indices[p.name] = idx;
+  }
+  std::map<std::string, Tensor> z_values;  // unconstrained, flattened event
+  for (const auto& t : sites_) {
+    std::unique_ptr<model::Plate> plate;
+    std::vector<Tensor> context;
+    if (t.plate) {
+      const TemplatePlate* tp = nullptr;
+      for (const auto& p : plates_) {
+        if (p.name == *t.plate) tp = &p;
+      }
+      const Tensor& idx = indices.at(tp->name);
+      plate = std::make_unique<model::Plate>(tp->name, tp->size, model::Plate::Options{std::nullopt, idx, tp->dim, false});
+      auto enc = encodings.find(tp->name);
+      if (enc == encodings.end()) enc = encodings.emplace(tp->name, encode(*tp, idx)).first;
+      context.push_back(enc->second);
+    } else {
+      const std::string name = options_.prefix + ".global_encoding." + t.name;
+      Tensor init;
+      if (!model::active_param_store().contains(name)) {
+        init = (at::randn({options_.encoding_dim}, init_generator_, at::TensorOptions().dtype(at::kFloat)) *
+                options_.encoding_init_scale)
+                   .to(value_options_);
+      }
+      context.push_back(model::param(name, init));
+    }
+    for (const auto& p : t.parents) context.push_back(z_values.at(p));
+    auto& flow = flows_.at(t.name);
+    model::module(options_.prefix + ".flow." + t.name, flow);
+    const dist::Normal base(at::zeros({t.dim}, value_options_), at::ones({t.dim}, value_options_));
+    Tensor u = model::sample("_" + options_.prefix + "." + t.name + ".base", *base.to_event(1));
+    auto batch = u.sizes().slice(0, u.dim() - 1);
+    auto [z, log_det] = flow->forward(u, broadcast_cat(context, batch));
+    z_values[t.name] = z;
+    Shape shaped(batch.begin(), batch.end());
+    shaped.insert(shaped.end(), t.unconstrained_event_shape.begin(), t.unconstrained_event_shape.end());
+    Tensor zu = z.reshape(shaped);
+    Tensor value = t.transform->forward(zu);
+    Tensor log_q_correction = -(log_det + t.transform->log_abs_det_jacobian(zu, value));
+    model::sample(t.name, dist::Delta(value, log_q_correction, static_cast<int64_t>(t.event_shape.size())));
+  }
+}
+
+infer::Program PaviGuide::program() {
+  return [this] { (*this)(); };
+}
+
+PaviGuide::Moments PaviGuide::moments(const std::string& name, int64_t draws, int64_t chunk, uint64_t seed,
+                                      int64_t first_elements) {
+  setup();
+  const TemplateSite& t = site(name);
+  if (draws < 2 || chunk < 1) throw error(options_.prefix, "moments: need draws >= 2 and chunk >= 1");
+  int64_t depth = 0;
+  for (const auto& p : plates_) depth = std::max(depth, -p.dim);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto run = [&]() {
+    at::NoGradGuard no_grad;
+    model::BlockHandler block;  // private: outer traces must not see these runs
+    model::TraceHandler tracer;
+    model::SeedHandler seeder(gen);
+    model::Plate draws_plate("_pavi_draws", draws, model::Plate::Options{std::nullopt, {}, -(depth + 1), true});
+    (*this)();
+    return tracer.trace().at(name).value.to(at::kDouble);
+  };
+  auto saved = fixed_indices_;
+  Moments out;
+  auto event = t.event_shape;
+  try {
+    if (!t.plate) {
+      Tensor v = run();  // [S, 1.., event]
+      v = v.reshape({draws, product(event)});
+      out.mean = v.mean(0).reshape(event);
+      out.sd = v.std(0).reshape(event);
+    } else {
+      int64_t size = 0;
+      for (const auto& p : plates_) {
+        if (p.name == *t.plate) size = p.size;
+      }
+      if (first_elements > 0) size = std::min(size, first_elements);
+      Shape full{size};
+      full.insert(full.end(), event.begin(), event.end());
+      out.mean = at::empty(full, at::TensorOptions().dtype(at::kDouble));
+      out.sd = at::empty(full, at::TensorOptions().dtype(at::kDouble));
+      for (int64_t start = 0; start < size; start += chunk) {
+        const int64_t n = std::min(chunk, size - start);
+        fixed_indices_[*t.plate] = at::arange(start, start + n, at::TensorOptions().dtype(at::kLong));
+        Tensor v = run();  // [S, n, event]
+        v = v.reshape({draws, n, -1});
+        Shape rows{n};
+        rows.insert(rows.end(), event.begin(), event.end());
+        out.mean.narrow(0, start, n).copy_(v.mean(0).reshape(rows));
+        out.sd.narrow(0, start, n).copy_(v.std(0).reshape(rows));
+      }
+    }
+  } catch (...) {
+    fixed_indices_ = saved;
+    throw;
+  }
+  fixed_indices_ = saved;
+  return out;
+}
+
+}  // namespace amortize::pavi
