@@ -13,6 +13,7 @@ Runner add_models_command(CLI::App& app);
 Runner add_fit_command(CLI::App& app);
 Runner add_vae_command(CLI::App& app);
 Runner add_pavi_command(CLI::App& app);
+Runner add_sde_command(CLI::App& app);
 
 // Exit codes: 2 for bad input or settings, 3 for a training failure.
 constexpr int kExitBadInput = 2;

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   runners["fit"] = amortize::cli::add_fit_command(app);
   runners["vae"] = amortize::cli::add_vae_command(app);
   runners["pavi"] = amortize::cli::add_pavi_command(app);
+  runners["sde"] = amortize::cli::add_sde_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

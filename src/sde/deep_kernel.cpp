@@ -28,6 +28,58 @@ struct SpdSolve : public torch::autograd::Function<SpdSolve> {
   }
 };
 
+// alpha = (s exp(-(w_i - w_j)^2 / len) + jitter I)^-1 Y in one node: the Gram matrix is built in
+// place (no autograd graph over B x B temporaries) and the backward is O(B^2 P) matrix products.
+// With gy = K^-1 dalpha, dL/dK = G = -gy alpha^T is rank P, so every B x B sum it enters
+// (sum_ij G_ij K0_ij, sum_ij G_ij K0_ij d_ij^2 and the warped positions' gradient) reduces to
+// K0 [alpha, w alpha, w^2 alpha, gy, w gy] and elementwise work on [B, P].
+struct GramSolve : public torch::autograd::Function<GramSolve> {
+  static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& w, const Tensor& log_len,
+                        const Tensor& log_s, const Tensor& log_jitter, const Tensor& y) {
+    const double inv_len = std::exp(-log_len.item<double>());
+    const double jit = std::exp(log_jitter.item<double>());
+    Tensor k = w.unsqueeze(-1) - w.unsqueeze(-2);
+    k.square_().mul_(-inv_len).add_(log_s).exp_();  // K0
+    k.diagonal().add_(jit);
+    const auto [chol, info] = at::linalg_cholesky_ex(k);
+    if (info.item<int64_t>() != 0)
+      throw std::runtime_error("DeepKernelInterpolant::fit: the kernel matrix is not positive definite (raise the jitter)");
+    const Tensor alpha = at::cholesky_solve(y, chol);
+    k.diagonal().sub_(jit);  // keep K0 for the backward
+    ctx->save_for_backward({w, k, chol, alpha});
+    ctx->saved_data["inv_len"] = inv_len;
+    ctx->saved_data["jitter"] = jit;
+    return alpha;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor& w = saved[0];
+    const Tensor& k0 = saved[1];
+    const Tensor& alpha = saved[3];
+    const double inv_len = ctx->saved_data["inv_len"].toDouble();
+    const double jit = ctx->saved_data["jitter"].toDouble();
+    const Tensor gy = at::cholesky_solve(grads[0].contiguous(), saved[2]);
+    const int64_t p = alpha.size(1);
+    const Tensor wc = w.unsqueeze(-1);
+    const Tensor wa = wc * alpha, wg = wc * gy;
+    const Tensor prod = k0.matmul(at::cat({alpha, wa, wc * wa, gy, wg}, 1));  // [B, 5P]
+    const Tensor ka = prod.narrow(1, 0, p), kwa = prod.narrow(1, p, p), kwwa = prod.narrow(1, 2 * p, p);
+    const Tensor kg = prod.narrow(1, 3 * p, p), kwg = prod.narrow(1, 4 * p, p);
+    // sum_ij G_ij K0_ij = -sum gy * K0 alpha
+    const Tensor gka = gy * ka;
+    const Tensor g_log_s = -gka.sum();
+    // sum_ij G_ij K0_ij d_ij^2 / len (d/dlog len of K0_ij = K0_ij d_ij^2 / len)
+    const Tensor g_log_len = -(gka * wc.square() - 2 * wg * kwa + gy * kwwa).sum() * inv_len;
+    const Tensor g_log_jitter = -(gy * alpha).sum() * jit;
+    // dL/dw_k = -2/len sum_j (G_kj + G_jk) K0_kj (w_k - w_j)
+    const Tensor row = (gy * (wc * ka - kwa)).sum(1);
+    const Tensor col = (alpha * (wc * kg - kwg)).sum(1);
+    const Tensor g_w = (row + col) * (2 * inv_len);
+    return {g_w, g_log_len, g_log_s, g_log_jitter, gy};
+  }
+};
+
 }  // namespace
 
 Tensor spd_solve(const Tensor& k, const Tensor& y) { return SpdSolve::apply(k, y); }
@@ -70,10 +122,7 @@ InterpolantFit DeepKernelInterpolantImpl::fit(const Tensor& t_nodes, const Tenso
   out.t_first = t_nodes[0].item<double>();
   const Tensor u = to_u(t_nodes, out.t_first);
   out.warped_nodes = u + warp_net_->forward(u.unsqueeze(-1)).squeeze(-1);
-  const Tensor diff = out.warped_nodes.unsqueeze(-1) - out.warped_nodes.unsqueeze(-2);
-  Tensor gram = at::exp(diff.square() * (-lengthscale().reciprocal()) + log_signal_scale_);
-  gram = gram + at::diag(jitter().expand({t_nodes.size(0)}));
-  out.alpha = spd_solve(gram, values);
+  out.alpha = GramSolve::apply(out.warped_nodes, log_lengthscale_, log_signal_scale_, log_jitter_, values);
   out.node_values = values - jitter() * out.alpha;
   return out;
 }

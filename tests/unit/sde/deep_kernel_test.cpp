@@ -89,5 +89,35 @@ TEST(DeepKernelInterpolant, GradientsReachTheKernelParametersAndTheValues) {
   EXPECT_GT(grads.back().abs().sum().item<double>(), 0);
 }
 
+// fit()'s fused Gram-and-solve node (in-place Gram, O(B^2 P) backward) against autograd through
+// the explicit kernel matrix and spd_solve, for every parameter and the values.
+TEST(DeepKernelInterpolant, FusedFitGradientsMatchTheExplicitGraph) {
+  DeepKernelOptions o;
+  o.warp_hidden = {6, 5};
+  o.time_scale = 1.0;
+  o.lengthscale = 0.3;
+  o.signal_scale = 1.5;
+  o.jitter = 1e-2;
+  torch::manual_seed(3);
+  DeepKernelInterpolant kernel(o, kF64);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  const auto t_nodes = at::linspace(0, 2, 15, kF64);
+  const auto values = at::randn({15, 3}, gen, kF64).requires_grad_(true);
+  const auto w = at::randn({15, 3}, gen, kF64);
+  auto params = kernel->parameters();
+  params.push_back(values);
+  const auto fused = kernel->fit(t_nodes, values).alpha;
+  const auto gram = kernel->kernel(t_nodes, t_nodes, 0.0) + kernel->jitter() * at::eye(15, kF64);
+  const auto explicit_alpha = spd_solve(gram, values);
+  EXPECT_TRUE(at::allclose(fused, explicit_alpha, 1e-9, 1e-11));
+  const auto g1 = torch::autograd::grad({(fused * w).sum()}, params);
+  const auto g2 = torch::autograd::grad({(explicit_alpha * w).sum()}, params);
+  ASSERT_EQ(g1.size(), g2.size());
+  for (size_t i = 0; i < g1.size(); ++i) {
+    ASSERT_TRUE(g1[i].defined() && g2[i].defined()) << "parameter " << i;
+    EXPECT_TRUE(at::allclose(g1[i], g2[i], 1e-8, 1e-10)) << "parameter " << i << "\n" << g1[i] << "\n" << g2[i];
+  }
+}
+
 }  // namespace
 }  // namespace amortize::sde

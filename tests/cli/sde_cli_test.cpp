@@ -1,0 +1,129 @@
+// `amortize sde`: a tiny fit on the first rows of the predator-prey data writes every output and
+// can be forecast from; bad settings exit with code 2, one stderr line naming the problem, and
+// leave no output folder behind.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#ifndef AMORTIZE_CLI_PATH
+#error "AMORTIZE_CLI_PATH must name the amortize binary"
+#endif
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct SdeResult {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class SdeCliTest : public ::testing::Test {
+ protected:
+  static fs::path dir;
+
+  static void SetUpTestSuite() {
+    dir = fs::temp_directory_path() / ("amortize_sde_cli_test_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    // The first 60 training rows and the first 20 validation rows.
+    std::ifstream train("../shared/data/sde/predprey_train.csv"), valid("../shared/data/sde/predprey_valid.csv");
+    std::ofstream t(dir / "train.csv"), v(dir / "valid.csv");
+    std::string line;
+    for (int i = 0; i < 61 && std::getline(train, line); ++i) t << line << "\n";
+    for (int i = 0; i < 21 && std::getline(valid, line); ++i) v << line << "\n";
+    const std::string common = "train = \"" + (dir / "train.csv").string() + "\"\nvalid = \"" + (dir / "valid.csv").string() +
+                               "\"\nB = 16\nsteps = 30\nwarmup = 10\nencoder_hidden = \"8\"\ndrift_hidden = \"8,8\"\n"
+                               "kernel_hidden = \"4\"\nvalid_paths = 8\naveraging = 0.9\nlr_decay = 0.5\n";
+    std::ofstream(dir / "good.toml") << common;
+    std::ofstream(dir / "unknown.toml") << common << "chunk = 3\n";
+    std::ofstream(dir / "zero_b.toml") << "B = 0\n" << common.substr(common.find("steps"));
+    std::ofstream(dir / "activation.toml") << common << "drift_activation = \"sigmoid\"\n";
+    std::ofstream(dir / "missing_data.toml") << "train = \"" << (dir / "nope.csv").string() << "\"\nvalid = \"x.csv\"\n";
+    std::ofstream(dir / "bad.csv") << "t,x1,x2\n0,1,2\n0.1,1,oops\n";
+    std::ofstream(dir / "bad_data.toml") << "train = \"" << (dir / "bad.csv").string() << "\"\nvalid = \""
+                                        << (dir / "valid.csv").string() << "\"\n";
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  static SdeResult run(const std::string& args) {
+    static int counter = 0;
+    const auto out = dir / ("stdout_" + std::to_string(counter));
+    const auto err = dir / ("stderr_" + std::to_string(counter++));
+    const std::string cmd = std::string(AMORTIZE_CLI_PATH) + " " + args + " > " + out.string() + " 2> " + err.string();
+    const int status = std::system(cmd.c_str());
+    SdeResult r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+
+  static void expect_bad(const std::string& config, const std::vector<std::string>& pieces) {
+    SCOPED_TRACE(config);
+    const auto out = dir / ("out_" + config);
+    const auto r = run("sde fit --config " + (dir / config).string() + " --out " + out.string());
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    for (const auto& p : pieces) EXPECT_NE(r.err.find(p), std::string::npos) << "missing '" << p << "' in: " << r.err;
+    EXPECT_FALSE(fs::exists(out)) << out << " was created";
+  }
+};
+fs::path SdeCliTest::dir;
+
+}  // namespace
+
+TEST_F(SdeCliTest, TinyFitWritesEveryOutputAndForecasts) {
+  const auto out = dir / "run";
+  const auto r = run("sde fit --config " + (dir / "good.toml").string() + " --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* f : {"metrics.json", "forecast.csv", "model.pt", "settings.json", "checkpoint.pt", "loss.csv"})
+    EXPECT_TRUE(fs::exists(out / f)) << f;
+  const auto m = nlohmann::json::parse(slurp(out / "metrics.json"));
+  for (const char* k : {"valid_rmse", "nfe", "steps", "seconds_per_step", "peak_rss_mb"}) EXPECT_TRUE(m.contains(k)) << k;
+  EXPECT_EQ(m["steps"].get<int64_t>(), 30);
+  EXPECT_EQ(m["nfe"].get<int64_t>(), 30 * 10);  // R S per step
+  EXPECT_TRUE(std::isfinite(m["valid_rmse"].get<double>()));
+  EXPECT_GT(m["peak_rss_mb"].get<double>(), 10.0);
+  // forecast.csv: a header and one row per validation time.
+  std::istringstream csv(slurp(out / "forecast.csv"));
+  std::string header, line;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "t,mean_x1,q05_x1,q95_x1,true_x1,mean_x2,q05_x2,q95_x2,true_x2");
+  int rows = 0;
+  while (std::getline(csv, line)) ++rows;
+  EXPECT_EQ(rows, 20);
+
+  const auto f = run("sde forecast --from " + out.string() + " --horizon 1 --paths 4");
+  ASSERT_EQ(f.code, 0) << f.err;
+  EXPECT_TRUE(fs::exists(out / "forecast_h1000ms.csv")) << f.out;
+  EXPECT_NE(f.out.find("4 paths"), std::string::npos) << f.out;
+}
+
+TEST_F(SdeCliTest, BadSettingsExitTwoWithOneLine) {
+  expect_bad("unknown.toml", {"unknown.toml", "chunk"});
+  expect_bad("zero_b.toml", {"zero_b.toml", "B must be positive"});
+  expect_bad("activation.toml", {"activation.toml", "sigmoid"});
+  expect_bad("missing_data.toml", {"nope.csv"});
+  expect_bad("bad_data.toml", {"bad.csv:3", "oops"});
+  const auto r = run("sde forecast --from " + (dir / "no_such_run").string());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("no_such_run"), std::string::npos) << r.err;
+}

@@ -1,0 +1,98 @@
+// The experiment layer: CSV time series, the training objective, iterate averaging and the
+// validation forecast, on a tiny version of the predator-prey settings.
+#include "amortize/sde/experiment.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+namespace amortize::sde {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path write_temp(const std::string& name, const std::string& text) {
+  const auto p = fs::temp_directory_path() / ("amortize_sde_" + std::to_string(::getpid()) + "_" + name);
+  std::ofstream(p) << text;
+  return p;
+}
+
+TEST(TimeSeriesCsv, ReadsColumnsAndNamesTheBadLine) {
+  const auto good = write_temp("good.csv", "t,x1,x2\n0,1,2\n0.5,3,4\r\n1,5,6\n");
+  const auto ts = read_time_series_csv(good.string(), at::TensorOptions().dtype(at::kDouble));
+  ASSERT_EQ(ts.x.sizes(), (std::vector<int64_t>{3, 2}));
+  EXPECT_DOUBLE_EQ(ts.t[1].item<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(ts.x[2][1].item<double>(), 6.0);
+  const auto bad = write_temp("bad.csv", "t,x1\n0,1\n1,zz\n");
+  try {
+    read_time_series_csv(bad.string(), {});
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.csv:3"), std::string::npos) << e.what();
+  }
+  const auto back = write_temp("back.csv", "t,x1\n0,1\n0,2\n");
+  EXPECT_THROW(read_time_series_csv(back.string(), {}), std::invalid_argument);
+  const auto ragged = write_temp("ragged.csv", "t,x1,x2\n0,1,2\n1,2\n");
+  EXPECT_THROW(read_time_series_csv(ragged.string(), {}), std::invalid_argument);
+  for (const auto& p : {good, bad, back, ragged}) fs::remove(p);
+}
+
+ArctaExperimentSettings tiny(double averaging) {
+  auto s = predprey_settings();
+  s.chunk_size = 16;
+  s.model.encoder_hidden = {8};
+  s.model.drift_hidden = {8, 8};
+  s.model.kernel.warp_hidden = {4};
+  s.averaging = averaging;
+  s.dtype = at::kDouble;
+  return s;
+}
+
+std::pair<TimeSeries, TimeSeries> tiny_data() {
+  const auto o = at::TensorOptions().dtype(at::kDouble);
+  const auto t = at::arange(60, o) * 0.1;
+  const auto x = at::stack({t.cos(), t.sin()}, 1);
+  return {{t.narrow(0, 0, 40), x.narrow(0, 0, 40)}, {t.narrow(0, 40, 20), x.narrow(0, 40, 20)}};
+}
+
+TEST(ArctaExperiment, LossCountsDriftEvaluationsAndAveragingIsAnEma) {
+  auto [train, valid] = tiny_data();
+  ArctaExperiment exp(tiny(0.5), train, valid);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(2);
+  const auto loss = exp.loss(0, gen);
+  EXPECT_TRUE(std::isfinite(loss.item<double>()));
+  EXPECT_EQ(exp.nfe().count(), 10);  // R S
+  const auto params = exp.parameters();
+  const auto name = params.begin()->first;
+  const auto start = params.at(name).detach().clone();
+  {
+    at::NoGradGuard ng;
+    params.at(name).add_(1.0);
+  }
+  exp.update_average();  // average = 0.5 start + 0.5 (start + 1)
+  EXPECT_TRUE(at::allclose(exp.average().at(name), start + 0.5));
+  exp.use_average();
+  EXPECT_TRUE(at::allclose(exp.parameters().at(name), start + 0.5));
+  ArctaExperiment plain(tiny(0.0), train, valid);
+  EXPECT_TRUE(plain.average().empty());
+}
+
+TEST(ArctaExperiment, ValidationForecastsEveryValidationTime) {
+  auto [train, valid] = tiny_data();
+  ArctaExperiment exp(tiny(0.0), train, valid);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(4);
+  const auto v = exp.validate(6, gen);
+  EXPECT_EQ(v.forecast.paths.sizes(), (std::vector<int64_t>{20, 6, 2}));
+  EXPECT_EQ(v.times.size(), 20u);
+  // The RMSE is that of the paths' mean against the validation series.
+  EXPECT_NEAR(v.rmse, (v.forecast.mean - valid.x).square().mean().sqrt().item<double>(), 1e-12);
+  // At t0 the mean is the first observation up to the start noise (sd 1e-3 over 6 paths).
+  EXPECT_LT((v.forecast.mean[0] - valid.x[0]).abs().max().item<double>(), 5e-3);
+  EXPECT_THROW(ArctaExperiment(tiny(1.5), train, valid), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace amortize::sde
