@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
     runs[name] = run_adjoint(tol, adjoint_budget, 25, sps, nps);
     out[name] = summarize(runs[name], sps, nps);
   }
-  out["peak_rss_mb"] = sde::peak_rss_mb();
+  out["peak_rss_mb"] = io::peak_rss_mb();
   if (!png_dir.empty()) plot(png_dir, runs);
   std::cout << out.dump() << std::endl;
 }

@@ -25,7 +25,7 @@ namespace {
 
 nlohmann::json one_length(int64_t n) {
   at::set_num_threads(1);
-  const double rss0 = sde::peak_rss_mb();
+  const double rss0 = io::peak_rss_mb();
   const auto opts = at::TensorOptions().dtype(at::kFloat);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
   sde::TimeSeries train, valid;
@@ -50,7 +50,7 @@ nlohmann::json one_length(int64_t n) {
   };
   int64_t i = 0;
   for (; i < 30; ++i) step(i);
-  const double setup_peak = sde::peak_rss_mb();
+  const double setup_peak = io::peak_rss_mb();
   // Reset the peak (VmHWM) to the current resident size, so that the peak below is that of
   // the training steps alone, not of building the synthetic series.
   { std::ofstream("/proc/self/clear_refs") << "5"; }
@@ -58,7 +58,7 @@ nlohmann::json one_length(int64_t n) {
   const auto start = Clock::now();
   for (int k = 0; k < steps; ++k) step(i++);
   const double sec = std::chrono::duration<double>(Clock::now() - start).count() / steps;
-  const double peak = sde::peak_rss_mb();
+  const double peak = io::peak_rss_mb();
   return {{"length", n},           {"seconds_per_step", sec},    {"peak_rss_mb", peak}, {"setup_peak_rss_mb", setup_peak},
           {"data_mb", data_mb},    {"peak_rss_minus_data_mb", peak - data_mb},
           {"startup_rss_mb", rss0}, {"chunks", exp.data().chunks(s.chunk_size).size()}};

@@ -99,6 +99,6 @@ int main(int argc, char** argv) {
   out["ms_backward"] = t_bwd;
   out["ms_optimizer"] = t_opt;
   out["ops_per_step"] = total_ops;
-  out["peak_rss_mb"] = sde::peak_rss_mb();
+  out["peak_rss_mb"] = io::peak_rss_mb();
   std::cout << out.dump() << std::endl;
 }

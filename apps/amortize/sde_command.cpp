@@ -340,7 +340,7 @@ int run_fit(const SdeFitArgs& a) {
                               {"model_step", best_step},
                               {"valid_history_step_rmse", history},
                               {"seconds_per_step", seconds_per_step},
-                              {"peak_rss_mb", sde::peak_rss_mb()},
+                              {"peak_rss_mb", io::peak_rss_mb()},
                               {"final_elbo_per_point", result.last_elbo},
                               {"diffusion", [&] {
                                  const at::Tensor c = exp.model()->diffusion_loc().exp().to(at::kDouble).contiguous();

@@ -14,19 +14,6 @@
 
 namespace amortize::pavi {
 
-double peak_rss_mb() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      std::istringstream in(line.substr(6));
-      double kb = 0;
-      in >> kb;
-      return kb / 1024.0;
-    }
-  }
-  return 0.0;
-}
 
 std::string to_string(GreMethod method, Encoding encoding) {
   if (method == GreMethod::MeanField) return "mean-field";
@@ -108,7 +95,7 @@ GreFitResult fit_gre(const GreData& data, const GreFitOptions& o) {
   r.mu_g_mean_error_sd_max = g_err.max().item<double>();
   r.mu_g_sd_rel_error_mean =
       (r.fitted.mu_g_sd / exact.mu_g_sd - 1).abs().mean().item<double>();
-  r.peak_rss_mb = peak_rss_mb();
+  r.peak_rss_mb = io::peak_rss_mb();
   return r;
 }
 

@@ -194,19 +194,6 @@ ValidationResult ArctaExperiment::validate(int64_t paths, at::Generator gen, con
   return out;
 }
 
-double peak_rss_mb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      std::stringstream ss(line.substr(6));
-      double kb = 0;
-      ss >> kb;
-      return kb / 1024.0;
-    }
-  }
-  return 0.0;
-}
 
 std::string plot_forecast_png(const std::vector<double>& times, const Tensor& truth, const Forecast& forecast,
                               const std::string& png, const std::string& title) {

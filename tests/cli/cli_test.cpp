@@ -102,22 +102,28 @@ class CliTest : public ::testing::Test {
   }
 
   // The bad-input contract: exit 2, one stderr line holding every expected piece, no output.
-  static void expect_bad_input(const Result& r, const std::vector<std::string>& expected, const fs::path& out) {
-    EXPECT_EQ(r.code, 2) << r.err;
-    ASSERT_FALSE(r.err.empty());
-    EXPECT_EQ(r.err.back(), '\n') << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    for (const auto& piece : expected)
-      EXPECT_NE(r.err.find(piece), std::string::npos) << "missing '" << piece << "' in: " << r.err;
+  static ::testing::AssertionResult bad_input(const Result& r, const std::vector<std::string>& expected,
+                                              const fs::path& out) {
+    std::string problems;
+    if (r.code != 2) problems += "exit code " + std::to_string(r.code) + " (expected 2); ";
+    if (r.err.empty()) return ::testing::AssertionFailure() << problems << "nothing on stderr";
+    if (r.err.back() != '\n') problems += "stderr does not end in a newline; ";
+    if (std::count(r.err.begin(), r.err.end(), '\n') != 1) problems += "stderr is not exactly one line; ";
+    for (const auto& piece : expected) {
+      if (r.err.find(piece) == std::string::npos) problems += "missing '" + piece + "'; ";
+    }
     std::error_code ec;
-    EXPECT_TRUE(!fs::exists(out, ec) || (fs::is_directory(out, ec) && fs::is_empty(out, ec)))
-        << out << " was written to";
+    if (!(!fs::exists(out, ec) || (fs::is_directory(out, ec) && fs::is_empty(out, ec)))) {
+      problems += out.string() + " was written to; ";
+    }
+    if (problems.empty()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << problems << "stderr: " << r.err;
   }
 
-  static void expect_bad_fit(const std::string& tag, const std::string& extra, const std::vector<std::string>& expected,
-                             const std::string& data = "good.json") {
-    SCOPED_TRACE(tag);
-    expect_bad_input(run(fit_args(tag, extra, data)), expected, dir / "out" / tag);
+  static ::testing::AssertionResult bad_fit(const std::string& tag, const std::string& extra,
+                                            const std::vector<std::string>& expected,
+                                            const std::string& data = "good.json") {
+    return bad_input(run(fit_args(tag, extra, data)), expected, dir / "out" / tag) << " [" << tag << "]";
   }
 };
 fs::path CliTest::dir;
@@ -133,74 +139,74 @@ TEST_F(CliTest, ModelsListsEveryModelWithItsDataFields) {
 }
 
 TEST_F(CliTest, MissingOrUnreadableDataFile) {
-  expect_bad_fit("nonexistent", "", {"no_such.json", "no such file"}, "no_such.json");
-  expect_bad_fit("folder", "", {"a_folder", "is a folder"}, "a_folder");
+  EXPECT_TRUE(bad_fit("nonexistent", "", {"no_such.json", "no such file"}, "no_such.json"));
+  EXPECT_TRUE(bad_fit("folder", "", {"a_folder", "is a folder"}, "a_folder"));
 }
 
 TEST_F(CliTest, MalformedJsonAndCsvNameLineAndColumn) {
-  expect_bad_fit("json", "", {"malformed.json", "malformed JSON at line 2, column"}, "malformed.json");
-  expect_bad_fit("csv", "", {"malformed.csv", "line 3, column 2", "'oops'"}, "malformed.csv");
+  EXPECT_TRUE(bad_fit("json", "", {"malformed.json", "malformed JSON at line 2, column"}, "malformed.json"));
+  EXPECT_TRUE(bad_fit("csv", "", {"malformed.csv", "line 3, column 2", "'oops'"}, "malformed.csv"));
 }
 
 TEST_F(CliTest, MissingMisSizedAndMistypedFieldsAreNamed) {
-  expect_bad_fit("missing", "", {"missing.json", "field 'sigma' is missing"}, "missing.json");
-  expect_bad_fit("short", "", {"short.json", "field 'sigma' has length 3, expected 8"}, "short.json");
-  expect_bad_fit("string", "", {"string.json", "field 'y'", "string"}, "string.json");
+  EXPECT_TRUE(bad_fit("missing", "", {"missing.json", "field 'sigma' is missing"}, "missing.json"));
+  EXPECT_TRUE(bad_fit("short", "", {"short.json", "field 'sigma' has length 3, expected 8"}, "short.json"));
+  EXPECT_TRUE(bad_fit("string", "", {"string.json", "field 'y'", "string"}, "string.json"));
 }
 
 TEST_F(CliTest, NonFiniteDataIsNamed) {
-  expect_bad_fit("nan", "", {"nan.json", "field 'y'", "non-finite", "element 5"}, "nan.json");
-  expect_bad_fit("inf", "", {"inf.json", "field 'sigma'", "non-finite", "element 3"}, "inf.json");
+  EXPECT_TRUE(bad_fit("nan", "", {"nan.json", "field 'y'", "non-finite", "element 5"}, "nan.json"));
+  EXPECT_TRUE(bad_fit("inf", "", {"inf.json", "field 'sigma'", "non-finite", "element 3"}, "inf.json"));
 }
 
 TEST_F(CliTest, UnknownModelGuideAndOption) {
-  expect_bad_input(run("fit --model no_such_model --data " + (dir / "good.json").string() + " --out " +
+  EXPECT_TRUE(bad_input(run("fit --model no_such_model --data " + (dir / "good.json").string() + " --out " +
                        (dir / "out" / "model").string()),
-                   {"unknown model 'no_such_model'", kModel}, dir / "out" / "model");
-  expect_bad_fit("guide", "--guide flowz", {"--guide 'flowz'", "mvn"});
-  expect_bad_fit("option", "--bogus 3", {"--bogus"});
-  expect_bad_fit("notanumber", "--steps many", {"--steps", "many"});
+                   {"unknown model 'no_such_model'", kModel}, dir / "out" / "model"));
+  EXPECT_TRUE(bad_fit("guide", "--guide flowz", {"--guide 'flowz'", "mvn"}));
+  EXPECT_TRUE(bad_fit("option", "--bogus 3", {"--bogus"}));
+  EXPECT_TRUE(bad_fit("notanumber", "--steps many", {"--steps", "many"}));
 }
 
 TEST_F(CliTest, NonPositiveStepsLearningRateAndDraws) {
-  expect_bad_fit("steps0", "--steps 0", {"--steps must be positive, got 0"});
-  expect_bad_fit("steps-", "--steps -5", {"--steps must be positive, got -5"});
-  expect_bad_fit("lr0", "--lr 0", {"--lr must be a positive number, got 0"});
-  expect_bad_fit("lr-", "--lr -0.5", {"--lr must be a positive number, got -0.5"});
-  expect_bad_fit("draws", "--draws 0", {"--draws must be positive"});
+  EXPECT_TRUE(bad_fit("steps0", "--steps 0", {"--steps must be positive, got 0"}));
+  EXPECT_TRUE(bad_fit("steps-", "--steps -5", {"--steps must be positive, got -5"}));
+  EXPECT_TRUE(bad_fit("lr0", "--lr 0", {"--lr must be a positive number, got 0"}));
+  EXPECT_TRUE(bad_fit("lr-", "--lr -0.5", {"--lr must be a positive number, got -0.5"}));
+  EXPECT_TRUE(bad_fit("draws", "--draws 0", {"--draws must be positive"}));
 }
 
 TEST_F(CliTest, UnwritableOutputFolder) {
   // Root may write anywhere, so the unwritable folder is one under a regular file.
   const auto under_file = dir / "a_file" / "out";
-  expect_bad_input(run("fit --model " + std::string(kModel) + " --data " + (dir / "good.json").string() + " --out " +
+  EXPECT_TRUE(bad_input(run("fit --model " + std::string(kModel) + " --data " + (dir / "good.json").string() + " --out " +
                        under_file.string()),
-                   {under_file.string(), "cannot create output folder"}, under_file);
-  expect_bad_input(run("fit --model " + std::string(kModel) + " --data " + (dir / "good.json").string() + " --out " +
+                   {under_file.string(), "cannot create output folder"}, under_file));
+  EXPECT_TRUE(bad_input(run("fit --model " + std::string(kModel) + " --data " + (dir / "good.json").string() + " --out " +
                        (dir / "a_file").string()),
-                   {"a_file", "is not a folder"}, dir / "no_output_here");
+                   {"a_file", "is not a folder"}, dir / "no_output_here"));
   EXPECT_EQ(read(dir / "a_file"), "not a folder");
 }
 
 TEST_F(CliTest, MissingRequiredSettingIsNamed) {
-  expect_bad_input(run("fit --data " + (dir / "good.json").string() + " --out " + (dir / "out" / "req").string()),
-                   {"--model is required"}, dir / "out" / "req");
+  EXPECT_TRUE(bad_input(run("fit --data " + (dir / "good.json").string() + " --out " + (dir / "out" / "req").string()),
+                   {"--model is required"}, dir / "out" / "req"));
 }
 
 TEST_F(CliTest, ResumeFromMissingFolderOrFolderWithoutCheckpoint) {
-  expect_bad_input(run("fit --resume " + (dir / "no_run").string()), {"no_run", "no such run folder"}, dir / "no_run");
+  EXPECT_TRUE(bad_input(run("fit --resume " + (dir / "no_run").string()), {"no_run", "no such run folder"}, dir / "no_run"));
   fs::create_directories(dir / "empty_run");
-  expect_bad_input(run("fit --resume " + (dir / "empty_run").string()), {"empty_run", "no checkpoint"},
-                   dir / "empty_run");
+  EXPECT_TRUE(bad_input(run("fit --resume " + (dir / "empty_run").string()), {"empty_run", "no checkpoint"},
+                   dir / "empty_run"));
 }
 
 TEST_F(CliTest, BadConfigFilesNameFileLineAndKey) {
-  expect_bad_fit("cfg_missing", "--config " + (dir / "none.toml").string(), {"none.toml", "no such config file"});
-  expect_bad_fit("cfg_syntax", "--config " + (dir / "syntax.toml").string(), {"syntax.toml:2:", "TOML syntax error"});
-  expect_bad_fit("cfg_unknown", "--config " + (dir / "unknown.toml").string(),
-                 {"unknown.toml:3:1", "unknown key 'stepz'"});
-  expect_bad_fit("cfg_type", "--config " + (dir / "type.toml").string(),
-                 {"type.toml:1:", "'steps' must be an integer, got a string"});
+  EXPECT_TRUE(bad_fit("cfg_missing", "--config " + (dir / "none.toml").string(), {"none.toml", "no such config file"}));
+  EXPECT_TRUE(bad_fit("cfg_syntax", "--config " + (dir / "syntax.toml").string(), {"syntax.toml:2:", "TOML syntax error"}));
+  EXPECT_TRUE(bad_fit("cfg_unknown", "--config " + (dir / "unknown.toml").string(),
+                 {"unknown.toml:3:1", "unknown key 'stepz'"}));
+  EXPECT_TRUE(bad_fit("cfg_type", "--config " + (dir / "type.toml").string(),
+                 {"type.toml:1:", "'steps' must be an integer, got a string"}));
 }
 
 TEST_F(CliTest, SmallRunWritesEveryOutputFromConfigAndFlags) {

@@ -3,6 +3,7 @@
 // the ELBO trace against wall time, the parameter count, peak memory, and the errors of the
 // fitted marginals against the exact posterior.
 #pragma once
+#include "amortize/io/process_memory.hpp"
 #include "amortize/pavi/gre.hpp"
 #include "amortize/pavi/pavi_guide.hpp"
 
@@ -49,8 +50,6 @@ struct GreFitResult {
 
 GreFitResult fit_gre(const GreData& data, const GreFitOptions& options);
 
-// Peak resident memory of this process (VmHWM in /proc/self/status), MB; 0 when unknown.
-double peak_rss_mb();
 
 std::string to_string(GreMethod method, Encoding encoding);
 

@@ -5,6 +5,7 @@
 // validation forecast (the mean of N sample paths from the first validation observation, as
 // the authors validate) with its RMSE.
 #pragma once
+#include "amortize/io/process_memory.hpp"
 #include "amortize/sde/arcta.hpp"
 #include "amortize/sde/solvers.hpp"
 
@@ -87,8 +88,6 @@ class ArctaExperiment {
   std::map<std::string, Tensor> average_;
 };
 
-// Peak resident memory of this process in MB (VmHWM of /proc/self/status; 0 if unknown).
-double peak_rss_mb();
 
 // Draws true observations against the forecast's mean and quantile band into `png` with
 // gnuplot (data and script under temporary names, the image renamed into place). Returns ""
