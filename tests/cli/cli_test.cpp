@@ -3,8 +3,6 @@
 // nothing written into the output folder. Good run: every output, with draws.csv in CmdStan's
 // layout.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -14,27 +12,16 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#ifndef AMORTIZE_CLI_PATH
-#error "AMORTIZE_CLI_PATH must name the amortize binary"
-#endif
+#include "cli_harness.hpp"
 
 namespace fs = std::filesystem;
+using amortize::cli_test::read_text;
 
 namespace {
 const char* kModel = "eight_schools-eight_schools_noncentered";
 const char* kGoodJson = R"({"J": 8, "y": [28, 8, -3, 7, -1, 1, 18, 12], "sigma": [15, 10, 16, 11, 9, 11, 10, 18]})";
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using Result = amortize::cli_test::CliResult;
 
 void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
 
@@ -59,8 +46,7 @@ class CliTest : public ::testing::Test {
   static fs::path dir;
 
   static void SetUpTestSuite() {
-    dir = fs::temp_directory_path() / ("amortize_cli_test_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
+    dir = amortize::cli_test::fresh_scratch_folder("amortize_cli_test");
     fs::create_directories(dir / "a_folder");
     write(dir / "good.json", kGoodJson);
     write(dir / "malformed.json", "{\"J\": 8,\n \"y\": [28, 8,, -3]}\n");
@@ -82,18 +68,7 @@ class CliTest : public ::testing::Test {
     fs::remove_all(dir, ec);
   }
 
-  static Result run(const std::string& args) {
-    static int counter = 0;
-    const auto out = dir / ("stdout_" + std::to_string(counter));
-    const auto err = dir / ("stderr_" + std::to_string(counter++));
-    const std::string cmd = std::string(AMORTIZE_CLI_PATH) + " " + args + " > " + out.string() + " 2> " + err.string();
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read(out);
-    r.err = read(err);
-    return r;
-  }
+  static Result run(const std::string& args) { return amortize::cli_test::run_cli(args, dir); }
 
   // `amortize fit` with the good model and data unless overridden; output into out/<tag>.
   static std::string fit_args(const std::string& tag, const std::string& extra, const std::string& data = "good.json") {
@@ -185,7 +160,7 @@ TEST_F(CliTest, UnwritableOutputFolder) {
   EXPECT_TRUE(bad_input(run("fit --model " + std::string(kModel) + " --data " + (dir / "good.json").string() + " --out " +
                        (dir / "a_file").string()),
                    {"a_file", "is not a folder"}, dir / "no_output_here"));
-  EXPECT_EQ(read(dir / "a_file"), "not a folder");
+  EXPECT_EQ(read_text(dir / "a_file"), "not a folder");
 }
 
 TEST_F(CliTest, MissingRequiredSettingIsNamed) {
@@ -224,17 +199,17 @@ TEST_F(CliTest, SmallRunWritesEveryOutputFromConfigAndFlags) {
   const bool have_gnuplot = std::system("command -v gnuplot > /dev/null 2>&1") == 0;
   if (have_gnuplot) {
     EXPECT_TRUE(files["loss.png"]);
-    EXPECT_EQ(read(out / "loss.png").substr(1, 3), "PNG");
+    EXPECT_EQ(read_text(out / "loss.png").substr(1, 3), "PNG");
   }
   for (const auto& [name, present] : files) EXPECT_NE(name.front(), '.') << "temporary file left: " << name;
 
-  const auto run_json = nlohmann::json::parse(read(out / "run.json"));
+  const auto run_json = nlohmann::json::parse(read_text(out / "run.json"));
   EXPECT_EQ(run_json.at("steps").get<int64_t>(), 200);
   EXPECT_EQ(run_json.at("draws").get<int64_t>(), draws);
   EXPECT_EQ(run_json.at("seed").get<int64_t>(), 3);
 
-  EXPECT_EQ(lines_of(read(out / "loss.csv")).size(), 201u);
-  const auto summary = lines_of(read(out / "summary.csv"));
+  EXPECT_EQ(lines_of(read_text(out / "loss.csv")).size(), 201u);
+  const auto summary = lines_of(read_text(out / "summary.csv"));
   ASSERT_EQ(summary.size(), 1u + 2u + 8u + 8u);
   EXPECT_EQ(summary[0], "parameter,mean,sd,q05,q50,q95");
   EXPECT_EQ(cells_of(summary[3])[0], "theta_trans[1]");
@@ -247,12 +222,12 @@ namespace {
 // right header and row count, rows that are joint draws, and log_p__ - log_g__ averaging to
 // the ELBO.
 void check_eight_schools_draws(const fs::path& out, int64_t draws) {
-  const auto run_json = nlohmann::json::parse(read(out / "run.json"));
+  const auto run_json = nlohmann::json::parse(read_text(out / "run.json"));
   // draws.csv: comments, CmdStan header, the eta pair, the centre row, then one row per draw.
   std::vector<std::string> header;
   std::vector<std::vector<double>> rows;
   bool eta_seen = false;
-  for (const auto& line : lines_of(read(out / "draws.csv"))) {
+  for (const auto& line : lines_of(read_text(out / "draws.csv"))) {
     if (line.rfind('#', 0) == 0) {
       if (line.rfind("# eta = ", 0) == 0) eta_seen = true;
       continue;
@@ -326,11 +301,11 @@ TEST_F(CliTest, ResumedRunEqualsOneRunBitForBit) {
   ASSERT_EQ(b.code, 0) << b.err;
   auto c = run("fit --resume " + split.string() + " --steps 200");
   ASSERT_EQ(c.code, 0) << c.err;
-  EXPECT_EQ(read(whole / "loss.csv"), read(split / "loss.csv"));
-  EXPECT_EQ(read(whole / "summary.csv"), read(split / "summary.csv"));
-  EXPECT_EQ(without_comments(read(whole / "draws.csv")), without_comments(read(split / "draws.csv")));
-  EXPECT_EQ(lines_of(read(split / "loss.csv")).size(), 201u);
-  const auto run_json = nlohmann::json::parse(read(split / "run.json"));
+  EXPECT_EQ(read_text(whole / "loss.csv"), read_text(split / "loss.csv"));
+  EXPECT_EQ(read_text(whole / "summary.csv"), read_text(split / "summary.csv"));
+  EXPECT_EQ(without_comments(read_text(whole / "draws.csv")), without_comments(read_text(split / "draws.csv")));
+  EXPECT_EQ(lines_of(read_text(split / "loss.csv")).size(), 201u);
+  const auto run_json = nlohmann::json::parse(read_text(split / "run.json"));
   EXPECT_EQ(run_json.at("steps_done"), 200);
   EXPECT_EQ(run_json.at("resumed"), true);
 }
@@ -340,13 +315,13 @@ TEST_F(CliTest, CorruptCheckpointIsBadInputAndChangesNothing) {
   auto r = run(fit_args("corrupt", "--steps 20 --draws 10"));
   ASSERT_EQ(r.code, 0) << r.err;
   write(out / "checkpoint.pt", "this is not a checkpoint");
-  const std::string loss_before = read(out / "loss.csv"), run_before = read(out / "run.json");
+  const std::string loss_before = read_text(out / "loss.csv"), run_before = read_text(out / "run.json");
   auto resumed = run("fit --resume " + out.string() + " --steps 40");
   EXPECT_EQ(resumed.code, 2) << resumed.err;
   EXPECT_EQ(std::count(resumed.err.begin(), resumed.err.end(), '\n'), 1) << resumed.err;
   EXPECT_NE(resumed.err.find("checkpoint.pt"), std::string::npos) << resumed.err;
-  EXPECT_EQ(read(out / "loss.csv"), loss_before);
-  EXPECT_EQ(read(out / "run.json"), run_before);
+  EXPECT_EQ(read_text(out / "loss.csv"), loss_before);
+  EXPECT_EQ(read_text(out / "run.json"), run_before);
 }
 
 TEST_F(CliTest, NonFiniteTrainingStopsWithExitCode3) {

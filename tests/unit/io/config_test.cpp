@@ -35,7 +35,10 @@ TEST(Config, RealKeyAcceptsAnInteger) {
   EXPECT_DOUBLE_EQ(std::get<double>(c.at("lr").value), 1.0);
 }
 
-TEST(Config, EmptyFileIsEmptyConfig) { EXPECT_TRUE(parse_config("", "run.toml", kSchema).empty()); }
+TEST(Config, EmptyFileIsEmptyConfig) {
+  const auto config = parse_config("", "run.toml", kSchema);
+  EXPECT_TRUE(config.empty()) << config.size() << " keys";
+}
 
 TEST(Config, UnknownKeyNamesFileLineAndKey) {
   const auto e = error_of("model = \"m\"\nstepz = 3\n");

@@ -1,4 +1,5 @@
 #include "amortize/io/idx.hpp"
+#include "assertions.hpp"
 
 #include <gtest/gtest.h>
 
@@ -26,17 +27,13 @@ std::string tiny_ubyte() {
   return std::string("\0\0\x08\x02\0\0\0\x02\0\0\0\x03", 12) + std::string("\x01\x02\x03\xfd\xfe\xff", 6);
 }
 
-// Asserts that `f` throws a DataError whose message is one line and contains every fragment.
-template <typename F>
-void expect_data_error(F f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no DataError thrown";
-  } catch (const io::DataError& e) {
-    const std::string what = e.what();
-    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
-    for (const auto& frag : fragments) EXPECT_NE(what.find(frag), std::string::npos) << "'" << frag << "' not in: " << what;
-  }
+// `f` throws a DataError whose message is one line and contains every fragment.
+::testing::AssertionResult throws_one_line_data_error(const std::function<void()>& f,
+                                                      const std::vector<std::string>& fragments) {
+  const auto what = amortize::testing::error_message<io::DataError>(f);
+  if (!what) return ::testing::AssertionFailure() << "no DataError thrown";
+  if (what->find('\n') != std::string::npos) return ::testing::AssertionFailure() << "not one line: " << *what;
+  return amortize::testing::contains_all(*what, fragments);
 }
 }  // namespace
 
@@ -82,11 +79,11 @@ TEST(Idx, TruncatedFilesAreClearErrors) {
   const auto path = temp_path("truncated.idx");
   const std::string good = tiny_ubyte();
   write_bytes(path, good.substr(0, good.size() - 1));  // one pixel missing
-  expect_data_error([&] { io::read_idx(path); }, {path, "truncated", "2x3"});
+  EXPECT_TRUE(throws_one_line_data_error([&] { io::read_idx(path); }, {path, "truncated", "2x3"}));
   write_bytes(path, good.substr(0, 6));  // inside the dimensions
-  expect_data_error([&] { io::read_idx(path); }, {path, "truncated header"});
+  EXPECT_TRUE(throws_one_line_data_error([&] { io::read_idx(path); }, {path, "truncated header"}));
   write_bytes(path, good.substr(0, 2));
-  expect_data_error([&] { io::read_idx(path); }, {path, "truncated header"});
+  EXPECT_TRUE(throws_one_line_data_error([&] { io::read_idx(path); }, {path, "truncated header"}));
   fs::remove(path);
   // A gzip stream cut short: the compressed bytes end before the stream does.
   const auto gz = temp_path("truncated.idx.gz");
@@ -95,7 +92,7 @@ TEST(Idx, TruncatedFilesAreClearErrors) {
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   in.close();
   write_bytes(gz, bytes.substr(0, bytes.size() / 2));
-  expect_data_error([&] { io::read_idx(gz); }, {gz});
+  EXPECT_TRUE(throws_one_line_data_error([&] { io::read_idx(gz); }, {gz}));
   fs::remove(gz);
 }
 
@@ -104,19 +101,20 @@ TEST(Idx, MalformedHeadersAreClearErrors) {
   std::string bad = tiny_ubyte();
   bad[0] = 'P';  // e.g. a PNG handed in by mistake
   write_bytes(path, bad);
-  expect_data_error([&] { io::read_idx(path); }, {path, "magic"});
+  EXPECT_TRUE(throws_one_line_data_error([&] { io::read_idx(path); }, {path, "magic"}));
   bad = tiny_ubyte();
   bad[2] = '\x07';
   write_bytes(path, bad);
-  expect_data_error([&] { io::read_idx(path); }, {path, "element type"});
+  EXPECT_TRUE(throws_one_line_data_error([&] { io::read_idx(path); }, {path, "element type"}));
   bad = tiny_ubyte();
   bad[11] = '\x02';  // header says 2x2 but 6 bytes follow
   write_bytes(path, bad);
-  expect_data_error([&] { io::read_idx(path); }, {path, "wrong dimensions", "2x2"});
+  EXPECT_TRUE(throws_one_line_data_error([&] { io::read_idx(path); }, {path, "wrong dimensions", "2x2"}));
   bad = tiny_ubyte();
   bad[11] = '\x04';  // header says 2x4: the payload is short
   write_bytes(path, bad);
-  expect_data_error([&] { io::read_idx(path); }, {path, "truncated"});
+  EXPECT_TRUE(throws_one_line_data_error([&] { io::read_idx(path); }, {path, "truncated"}));
   fs::remove(path);
-  expect_data_error([&] { io::read_idx(temp_path("does_not_exist.idx")); }, {"does_not_exist.idx", "cannot open"});
+  EXPECT_TRUE(throws_one_line_data_error([&] { io::read_idx(temp_path("does_not_exist.idx")); },
+                                         {"does_not_exist.idx", "cannot open"}));
 }

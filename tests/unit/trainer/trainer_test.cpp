@@ -210,7 +210,13 @@ struct NoisyMean {
   }
 };
 
-int64_t final_batch(double noise_sd, std::vector<int64_t>* growth_steps = nullptr) {
+// The batch size a run ends with, as the trainer reports it and as it last set it on the problem.
+struct FinalBatch {
+  int64_t reported;
+  int64_t applied;
+};
+
+FinalBatch final_batch(double noise_sd, std::vector<int64_t>* growth_steps = nullptr) {
   model::ParamStore store;
   model::ParamStoreScope scope(store);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
@@ -229,20 +235,25 @@ int64_t final_batch(double noise_sd, std::vector<int64_t>* growth_steps = nullpt
   opts.on_step = [&](int64_t s, double) { step_now = s; };
   Trainer trainer([problem](int64_t s) { return (*problem)(s); }, std::make_shared<optim::Sgd>(0.1), gen, opts);
   auto result = trainer.run();
-  EXPECT_EQ(result.batch_size, problem->batch);
-  return result.batch_size;
+  return {result.batch_size, problem->batch};
 }
 }  // namespace
 
 TEST(Trainer, AdaptiveBatchGrowsOnANoisyGradient) {
   std::vector<int64_t> growth;
-  EXPECT_GE(final_batch(10.0, &growth), 8);
+  const auto batch = final_batch(10.0, &growth);
+  EXPECT_GE(batch.reported, 8);
+  EXPECT_EQ(batch.reported, batch.applied);
   ASSERT_FALSE(growth.empty());
   // Growth happens only at the end of a window.
   for (int64_t s : growth) EXPECT_EQ((s + 1) % 25, 0) << s;  // during step s + 1
 }
 
-TEST(Trainer, AdaptiveBatchStaysOnANoiselessGradient) { EXPECT_EQ(final_batch(0.0), 1); }
+TEST(Trainer, AdaptiveBatchStaysOnANoiselessGradient) {
+  const auto batch = final_batch(0.0);
+  EXPECT_EQ(batch.reported, 1);
+  EXPECT_EQ(batch.reported, batch.applied);
+}
 
 TEST(Trainer, ProgressLinesAndBar) {
   auto run_with = [](ProgressMode mode, int64_t log_every) {

@@ -1,8 +1,8 @@
-// Shared checks for the discrete-distribution tests: empirical category frequencies against
-// probabilities within Monte-Carlo error, and "this call throws a DistributionError whose
-// message contains ...".
+// Shared checks for the discrete-distribution tests: empirical category frequencies and moments
+// against the truth within Monte-Carlo error, each returned as an AssertionResult.
 #pragma once
 #include "amortize/dist/tensor_args.hpp"
+#include "distribution_assertions.hpp"
 #include "numeric_checks.hpp"
 
 #include <gtest/gtest.h>
@@ -25,8 +25,8 @@ inline at::Tensor matrix(const std::vector<std::vector<double>>& rows, at::Tenso
 
 // Every cell k: |count_k / n - p_k| <= kMonteCarloZ * sqrt(p_k (1 - p_k) / n); cells with
 // p_k = 0 are never drawn. `draws` holds integer values (any dtype), `probs[k]` is P(x = k);
-// values beyond probs.size() are pooled into the last cell as "the rest".
-inline void expect_frequencies_match(const at::Tensor& draws, const std::vector<double>& probs) {
+// values beyond probs.size() are pooled into the last cell as "the rest". Fails at the first cell off.
+inline ::testing::AssertionResult frequencies_match(const at::Tensor& draws, const std::vector<double>& probs) {
   const auto flat = draws.reshape({-1}).to(at::kDouble);
   const auto n = static_cast<double>(flat.numel());
   double rest = 1.0;
@@ -34,38 +34,35 @@ inline void expect_frequencies_match(const at::Tensor& draws, const std::vector<
     const double count = (flat == static_cast<double>(k)).sum().item<double>();
     rest -= probs[k];
     if (probs[k] == 0.0) {
-      EXPECT_EQ(count, 0.0) << "category " << k << " has probability 0";
+      if (count != 0.0) {
+        return ::testing::AssertionFailure()
+               << "category " << k << " has probability 0 but was drawn " << count << " times";
+      }
       continue;
     }
     const double se = std::sqrt(probs[k] * (1 - probs[k]) / n);
-    EXPECT_NEAR(count / n, probs[k], kMonteCarloZ * se) << "category " << k;
+    auto cell = is_near(count / n, probs[k], kMonteCarloZ * se);
+    if (!cell) return cell << " (frequency of category " << k << ")";
   }
   const double beyond = (flat >= static_cast<double>(probs.size())).sum().item<double>();
   rest = std::max(rest, 0.0);
-  EXPECT_NEAR(beyond / n, rest, kMonteCarloZ * std::sqrt(rest * (1 - rest) / n) + 1e-12) << "the rest";
-}
-
-// Runs `f` and checks that it throws a DistributionError whose message contains `text`.
-inline void expect_distribution_error(const std::function<void()>& f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "expected a DistributionError containing \"" << text << "\"";
-  } catch (const amortize::dist::DistributionError& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
+  return is_near(beyond / n, rest, kMonteCarloZ * std::sqrt(rest * (1 - rest) / n) + 1e-12)
+         << " (frequency of the rest)";
 }
 
 // Sample mean and variance within Monte-Carlo error of the given moments (1-D draws).
-inline void expect_moments_match(const at::Tensor& draws, double mean, double variance) {
+inline ::testing::AssertionResult moments_match(const at::Tensor& draws, double mean, double variance) {
   const auto x = draws.reshape({-1}).to(at::kDouble);
   const auto n = static_cast<double>(x.numel());
   const double sample_mean = x.mean().item<double>();
-  EXPECT_NEAR(sample_mean, mean, kMonteCarloZ * std::sqrt(variance / n));
+  auto mean_ok = is_near(sample_mean, mean, kMonteCarloZ * std::sqrt(variance / n));
+  if (!mean_ok) return mean_ok << " (sample mean)";
   // The standard error of the sample variance: sqrt((m4 - var^2) / n), m4 estimated from the draws.
   const auto centred = x - sample_mean;
   const double m4 = centred.pow(4).mean().item<double>();
   const double sample_var = centred.square().mean().item<double>();
-  EXPECT_NEAR(sample_var, variance, kMonteCarloZ * std::sqrt(std::max(m4 - variance * variance, 0.0) / n) + 1e-12);
+  return is_near(sample_var, variance, kMonteCarloZ * std::sqrt(std::max(m4 - variance * variance, 0.0) / n) + 1e-12)
+         << " (sample variance)";
 }
 
 }  // namespace amortize::testing

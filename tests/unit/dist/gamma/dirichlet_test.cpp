@@ -1,4 +1,5 @@
 #include "amortize/dist/continuous/dirichlet.hpp"
+#include "distribution_assertions.hpp"
 #include "gamma_family_reference.hpp"
 #include "numeric_checks.hpp"
 
@@ -9,16 +10,9 @@
 
 using namespace amortize;
 using namespace amortize::dist;
-using amortize::testing::autograd_gradient;
-using amortize::testing::digamma_ref;
-using amortize::testing::finite_difference_gradient;
-using amortize::testing::kMonteCarloZ;
-using amortize::testing::monte_carlo;
-using amortize::testing::trigamma_ref;
+using namespace amortize::testing;
 
 namespace {
-at::TensorOptions f64() { return at::TensorOptions().dtype(at::kDouble); }
-
 double dirichlet_log_density_ref(const std::vector<double>& a, const std::vector<double>& x) {
   double total = 0;
   double result = 0;
@@ -30,15 +24,6 @@ double dirichlet_log_density_ref(const std::vector<double>& a, const std::vector
 }
 
 at::Tensor vec(const std::vector<double>& v) { return at::tensor(v, f64()); }
-
-void expect_error(const std::function<void()>& f, const std::string& text) {
-  try {
-    f();
-    FAIL() << "expected an error containing: " << text;
-  } catch (const DistributionError& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
-}
 }  // namespace
 
 TEST(Dirichlet, LogProbMatchesClosedFormIncludingFaces) {
@@ -154,18 +139,18 @@ TEST(Dirichlet, ShapesBroadcastAndExpand) {
 }
 
 TEST(Dirichlet, RejectsBadArgumentsNamingThem) {
-  expect_error([] { Dirichlet(at::scalar_tensor(1.0, f64())); },
-               "Dirichlet: concentration must have at least one dimension, got shape ()");
-  expect_error(
+  EXPECT_TRUE(throws_error([] { Dirichlet(at::scalar_tensor(1.0, f64())); },
+                           "Dirichlet: concentration must have at least one dimension, got shape ()"));
+  EXPECT_TRUE(throws_error(
       [] {
         Dirichlet(vec({1.0, 0.0, 2.0}));
       },
-      "Dirichlet: concentration must be positive, got 0 at index [1]");
+      "Dirichlet: concentration must be positive, got 0 at index [1]"));
   Dirichlet d(vec({1.0, 2.0, 3.0}));
-  expect_error([&] { d.log_prob(vec({0.5, 0.6, 0.1})); }, "Dirichlet: value outside the support simplex");
-  expect_error(
+  EXPECT_TRUE(throws_error([&] { d.log_prob(vec({0.5, 0.6, 0.1})); }, "Dirichlet: value outside the support simplex"));
+  EXPECT_TRUE(throws_error(
       [&] {
         d.log_prob(vec({0.5, 0.5}));
       },
-      "Dirichlet: value of shape (2) does not end in the event shape (3)");
+      "Dirichlet: value of shape (2) does not end in the event shape (3)"));
 }

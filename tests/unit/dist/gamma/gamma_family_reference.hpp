@@ -1,11 +1,16 @@
 // Independent double-precision references for the Gamma-family tests: digamma and trigamma by
-// recurrence plus asymptotic series, and Monte-Carlo summaries of per-draw quantities.
+// recurrence plus asymptotic series, and the float64 scalars the tests are written in.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <cmath>
 
+#include "monte_carlo_estimate.hpp"
+
 namespace amortize::testing {
+
+inline at::TensorOptions f64() { return at::TensorOptions().dtype(at::kDouble); }
+inline at::Tensor scalar64(double v) { return at::scalar_tensor(v, f64()); }
 
 inline double digamma_ref(double x) {
   double shift = 0.0;
@@ -23,16 +28,5 @@ inline double trigamma_ref(double x) {
 }
 
 inline double log_beta_ref(double a, double b) { return std::lgamma(a) + std::lgamma(b) - std::lgamma(a + b); }
-
-// Mean of independent per-draw values and its Monte-Carlo standard error.
-struct MonteCarloEstimate {
-  double mean;
-  double standard_error;
-};
-
-inline MonteCarloEstimate monte_carlo(const at::Tensor& per_draw) {
-  auto v = per_draw.detach().to(at::kDouble).reshape(-1);
-  return {v.mean().item<double>(), v.std().item<double>() / std::sqrt(static_cast<double>(v.numel()))};
-}
 
 }  // namespace amortize::testing

@@ -1,11 +1,16 @@
 // Independent reference computations for the multivariate-normal tests: densities, entropies
 // and KL divergences from an explicit dense covariance, its LU inverse and log-determinant
-// (no Cholesky or triangular solve), plus random well-conditioned parameters.
+// (no Cholesky or triangular solve), plus random well-conditioned parameters and a Monte-Carlo
+// check of sample moments.
 #pragma once
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
+
+#include "assertions.hpp"
+#include "numeric_checks.hpp"
 
 namespace amortize::testing {
 
@@ -48,6 +53,29 @@ inline at::Tensor dense_kl(const at::Tensor& mp, const at::Tensor& sp, const at:
   auto quad = at::matmul(d.mT(), at::matmul(inv_q, d)).squeeze(-1).squeeze(-1);
   const double n = static_cast<double>(sp.size(-1));
   return 0.5 * (trace + quad - n + at::logdet(sq) - at::logdet(sp));
+}
+
+// Draws xs of shape (n_draws, n): every sample mean and every sample covariance entry within
+// kMonteCarloZ standard errors of `loc` and `cov` (the entry's se: sqrt((S_ii S_jj + S_ij^2) / n_draws)).
+// Fails at the first entry off.
+inline ::testing::AssertionResult sample_moments_match(const at::Tensor& xs, const at::Tensor& loc,
+                                                       const at::Tensor& cov) {
+  const int64_t n_draws = xs.size(0);
+  auto mean = xs.mean(0);
+  auto centred = xs - mean;
+  auto sample_cov = at::matmul(centred.t(), centred) / (n_draws - 1);
+  for (int64_t i = 0; i < cov.size(0); ++i) {
+    const double se_mean = std::sqrt(cov[i][i].item<double>() / n_draws);
+    auto mean_ok = is_near(mean[i].item<double>(), loc[i].item<double>(), kMonteCarloZ * se_mean);
+    if (!mean_ok) return mean_ok << " (sample mean " << i << ")";
+    for (int64_t j = 0; j < cov.size(0); ++j) {
+      const double s_ij = cov[i][j].item<double>();
+      const double se_cov = std::sqrt((cov[i][i].item<double>() * cov[j][j].item<double>() + s_ij * s_ij) / n_draws);
+      auto cov_ok = is_near(sample_cov[i][j].item<double>(), s_ij, kMonteCarloZ * se_cov);
+      if (!cov_ok) return cov_ok << " (sample covariance " << i << "," << j << ")";
+    }
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace amortize::testing
