@@ -1,6 +1,8 @@
 #include "amortize/infer/elbo.hpp"
 
 #include "amortize/dist/kl/kl_divergence.hpp"
+#include "amortize/dist/validation.hpp"
+#include "amortize/infer/fused_log_density.hpp"
 #include "amortize/model/handlers.hpp"
 #include "amortize/model/primitives.hpp"
 
@@ -65,14 +67,36 @@ Tensor Elbo::per_particle(const Tensor& log_prob, double scale) const {
 
 namespace {
 // A log-density with dims left of the particle dim would be summed across particles.
-void check_particle_layout(const Site& site, const Tensor& log_prob, int64_t particle_dim, int64_t particles) {
-  const int64_t pos = log_prob.dim() + particle_dim;
-  const bool too_deep = pos > 0 || (pos == 0 && log_prob.size(0) != particles && log_prob.size(0) != 1);
+void check_particle_layout(const Site& site, at::IntArrayRef log_prob_shape, int64_t particle_dim, int64_t particles) {
+  const int64_t pos = static_cast<int64_t>(log_prob_shape.size()) + particle_dim;
+  const bool too_deep = pos > 0 || (pos == 0 && log_prob_shape[0] != particles && log_prob_shape[0] != 1);
   if (too_deep) {
-    throw model::ModelError("site '" + site.name + "': log-density of shape " + dist::shape_string(log_prob.sizes()) +
+    throw model::ModelError("site '" + site.name + "': log-density of shape " + dist::shape_string(log_prob_shape) +
                             " has batch dims left of the plates (at most " + std::to_string(-particle_dim - 1) +
                             "); declare them with plates or move them into the event");
   }
+}
+
+// The shape site.log_prob() has: the value's batch dims broadcast with the distribution's.
+at::DimVector log_prob_shape(const Site& site) {
+  const int64_t batch_dims = site.value.dim() - site.dist->event_dim();
+  if (batch_dims < 0) return at::DimVector(site.value.sizes().begin(), site.value.sizes().end());
+  return at::infer_size_dimvector(site.value.sizes().slice(0, batch_dims), site.dist->batch_shape());
+}
+
+// Adds the site's scaled log-density to `fused` when it can take it (no mask; the generic
+// log_prob still runs first when validation is on, for its checks). Returns false otherwise.
+bool add_fused(FusedLogDensitySum& fused, const Site& site, double sign, int64_t particle_dim, int64_t particles) {
+  if (site.kind != SiteKind::Sample || site.mask.defined()) return false;
+  if (dist::validation_enabled()) site.log_prob();
+  at::DimVector shape;
+  try {
+    shape = log_prob_shape(site);
+  } catch (const c10::Error&) {
+    return false;  // the generic path reports it
+  }
+  check_particle_layout(site, shape, particle_dim, particles);
+  return fused.add(*site.dist, site.value, sign * site.scale);
 }
 }  // namespace
 
@@ -80,6 +104,7 @@ Elbo::ParticleTerms Elbo::particle_terms(const Traces& traces, bool use_analytic
   Tensor elbo;
   auto add = [&](const Tensor& term) { elbo = elbo.defined() ? elbo + term : term; };
   std::vector<std::string> kl_sites;
+  FusedLogDensitySum fused(options_.num_particles, particle_dim_);
   for (const auto& site : traces.model.sites()) {
     if (!has_density(site)) continue;
     if (site.is_latent()) {
@@ -95,23 +120,29 @@ Elbo::ParticleTerms Elbo::particle_terms(const Traces& traces, bool use_analytic
         continue;
       }
     }
+    if (add_fused(fused, site, 1.0, particle_dim_, options_.num_particles)) continue;
     Tensor log_prob = site.log_prob();
-    check_particle_layout(site, log_prob, particle_dim_, options_.num_particles);
+    check_particle_layout(site, log_prob.sizes(), particle_dim_, options_.num_particles);
     add(per_particle(log_prob, site.scale));
   }
   std::vector<std::pair<std::string, Tensor>> score_sites;
   for (const auto& site : traces.guide.sites()) {
     if (site.kind != SiteKind::Sample || site.observed) continue;
     if (std::find(kl_sites.begin(), kl_sites.end(), site.name) != kl_sites.end()) continue;
+    // Score-function sites need their own log q; the others can go into the fused sum.
+    if (site.dist->has_rsample() && add_fused(fused, site, -1.0, particle_dim_, options_.num_particles)) continue;
     Tensor log_q = site.log_prob();
-    check_particle_layout(site, log_q, particle_dim_, options_.num_particles);
+    check_particle_layout(site, log_q.sizes(), particle_dim_, options_.num_particles);
     Tensor lq = per_particle(log_q, site.scale);
     add(-lq);
     if (!site.dist->has_rsample()) score_sites.emplace_back(site.name, lq);
   }
+  if (!fused.empty()) add(fused.sum());
   if (!elbo.defined()) elbo = at::zeros({options_.num_particles});
-  ParticleTerms terms{elbo, at::zeros({}, elbo.options())};
+  // No score-function site: no surrogate (undefined), which saves two operations a step.
+  ParticleTerms terms{elbo, Tensor()};
   if (score_sites.empty()) return terms;
+  terms.surrogate = at::zeros({}, elbo.options());
   Tensor signal = elbo.detach();
   const double mean_elbo = signal.mean().item<double>();
   for (auto& [name, lq] : score_sites) {
@@ -130,7 +161,7 @@ Tensor Elbo::loss(const Program& model, const Program& guide) {
 Tensor TraceElbo::combine(const ParticleTerms& terms) {
   Tensor mean = terms.elbo.mean();
   last_elbo_ = mean.item<double>();
-  return -(mean + terms.surrogate);
+  return terms.surrogate.defined() ? -(mean + terms.surrogate) : -mean;
 }
 
 RenyiElbo::RenyiElbo(double alpha, ElboOptions options) : Elbo(options), alpha_(alpha) {

@@ -5,6 +5,7 @@
 
 #include <ATen/InferSize.h>
 
+#include <unordered_map>
 #include <vector>
 
 namespace amortize::model {
@@ -56,11 +57,20 @@ void default_sample(Message& msg) {
   }
 }
 
+// The indices of a plate that is not subsampled, arange(size), made once per size and thread
+// (a plate is entered on every run of a model; indices are never written to).
+const Tensor& all_indices(int64_t size) {
+  thread_local std::unordered_map<int64_t, Tensor> cache;
+  Tensor& indices = cache[size];
+  if (!indices.defined()) indices = at::arange(size, at::TensorOptions().dtype(at::kLong));
+  return indices;
+}
+
 void default_plate(Message& msg) {
   if (msg.value.defined()) return;
   const auto& frame = msg.plates.back();
   auto options = at::TensorOptions().dtype(at::kLong);
-  msg.value = frame.subsample_size == frame.size ? at::arange(frame.size, options)
+  msg.value = frame.subsample_size == frame.size ? all_indices(frame.size)
                                                  : at::randperm(frame.size, msg.generator, options).narrow(0, 0, frame.subsample_size);
 }
 

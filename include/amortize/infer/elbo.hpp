@@ -48,7 +48,7 @@ class Elbo {
   // Per-particle ELBO terms (shape [K]) and the score-function surrogate.
   struct ParticleTerms {
     Tensor elbo;       // shape [K]: log p - log q per particle (differentiable, pathwise)
-    Tensor surrogate;  // scalar: extra terms whose gradient is the score-function part
+    Tensor surrogate;  // scalar: extra terms whose gradient is the score-function part (undefined: none)
   };
   ParticleTerms particle_terms(const Traces& traces, bool analytic_kl);
   virtual Tensor combine(const ParticleTerms& terms) = 0;

@@ -38,6 +38,12 @@ class ParamStore {
   std::map<std::string, Entry> entries_;
 };
 
+// transform.forward(unconstrained), with the transforms that parameters go through on every
+// step done in one autograd node each (on the CPU): the exp transform (positive parameters and
+// guide sites; exp, then clamped at the dtype's smallest normal number, as dist::ExpTransform)
+// instead of two, and the lower-Cholesky one (full-rank guides) instead of about eight.
+Tensor constrain(const dist::Transform& transform, const Tensor& unconstrained);
+
 // The store param() uses on this thread (a process-wide default unless a scope is active).
 ParamStore& active_param_store();
 

@@ -2,6 +2,7 @@
 
 #include "amortize/dist/continuous/delta.hpp"
 #include "amortize/dist/transforms/biject_to.hpp"
+#include "amortize/dist/transforms/identity_transform.hpp"
 #include "amortize/model/handlers.hpp"
 #include "amortize/model/param_store.hpp"
 
@@ -152,10 +153,16 @@ Tensor AutoGuide::subsample(const Tensor& full, const LatentSite& site, int64_t 
 }
 
 void AutoGuide::emit(const LatentSite& site, const Tensor& z, int64_t guide_event_dims) const {
-  Tensor value = site.transform->forward(z);
-  Tensor log_det = site.transform->log_abs_det_jacobian(z, value);
+  Tensor value = model::constrain(*site.transform, z);
   const int64_t batch_dims = z.dim() - guide_event_dims;
-  model::sample(site.name, dist::Delta(value, -log_det, value.dim() - batch_dims));
+  const int64_t event_dims = value.dim() - batch_dims;
+  // Real-valued sites: no Jacobian, and no zeros to negate on every step.
+  if (dynamic_cast<const dist::IdentityTransform*>(site.transform.get())) {
+    model::sample(site.name, dist::Delta(value, 0.0, event_dims));
+    return;
+  }
+  Tensor log_det = site.transform->log_abs_det_jacobian(z, value);
+  model::sample(site.name, dist::Delta(value, -log_det, event_dims));
 }
 
 Tensor AutoGuide::make_param(const std::string& name, const Tensor& init, const dist::Constraint& c) const {

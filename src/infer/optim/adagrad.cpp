@@ -20,7 +20,7 @@ void Adagrad::update(Tensor& param, const Tensor& grad, std::vector<Tensor>& sta
   const Tensor g = options_.weight_decay != 0 ? grad.add(param, options_.weight_decay) : grad;
   const double clr = lr / (1.0 + static_cast<double>(step - 1) * options_.lr_decay);
   state[0].addcmul_(g, g, 1.0);
-  param.addcdiv_(g, state[0].sqrt().add_(options_.eps), -clr);
+  param.addcdiv_(g, state[0].sqrt().add_(scalar_like(options_.eps, param)), -clr);
 }
 
 }  // namespace amortize::infer::optim

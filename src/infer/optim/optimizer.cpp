@@ -197,4 +197,6 @@ void Optimizer::load(torch::serialize::InputArchive& archive) {
   }
 }
 
+Tensor scalar_like(double value, const Tensor& t) { return at::scalar_tensor(value, t.options()); }
+
 }  // namespace amortize::infer::optim

@@ -20,18 +20,18 @@ std::vector<std::string> Rmsprop::state_names() const {
 void Rmsprop::update(Tensor& param, const Tensor& grad, std::vector<Tensor>& state, int64_t /*step*/, double lr) const {
   const Tensor g = options_.weight_decay != 0 ? grad.add(param, options_.weight_decay) : grad;
   Tensor& square_avg = state[0];
-  square_avg.mul_(options_.alpha).addcmul_(g, g, 1.0 - options_.alpha);
+  square_avg.mul_(scalar_like(options_.alpha, square_avg)).addcmul_(g, g, 1.0 - options_.alpha);
   Tensor avg;
   if (options_.centered) {
     Tensor& grad_avg = state.back();
     grad_avg.lerp_(g, 1.0 - options_.alpha);
-    avg = square_avg.addcmul(grad_avg, grad_avg, -1.0).sqrt_().add_(options_.eps);
+    avg = square_avg.addcmul(grad_avg, grad_avg, -1.0).sqrt_().add_(scalar_like(options_.eps, param));
   } else {
-    avg = square_avg.sqrt().add_(options_.eps);
+    avg = square_avg.sqrt().add_(scalar_like(options_.eps, param));
   }
   if (options_.momentum > 0) {
     Tensor& buf = state[1];
-    buf.mul_(options_.momentum).addcdiv_(g, avg);
+    buf.mul_(scalar_like(options_.momentum, buf)).addcdiv_(g, avg);
     param.add_(buf, -lr);
   } else {
     param.addcdiv_(g, avg, -lr);

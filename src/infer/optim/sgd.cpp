@@ -26,7 +26,7 @@ void Sgd::update(Tensor& param, const Tensor& grad, std::vector<Tensor>& state, 
   if (step == 1) {
     buf.copy_(g);
   } else {
-    buf.mul_(options_.momentum).add_(g, 1.0 - options_.dampening);
+    buf.mul_(scalar_like(options_.momentum, buf)).add_(g, 1.0 - options_.dampening);
   }
   if (options_.nesterov) {
     // p -= lr (g + momentum buf)

@@ -84,4 +84,10 @@ class Optimizer {
   std::map<std::string, Slot> slots_;
 };
 
+// `value` as a 0-dim tensor of t's dtype and device, for in-place add_/mul_ in updates: given a
+// plain number they wrap it as a double tensor and, for float32 parameters, convert it with a
+// copy on every call (four operations instead of one). lerp_/addcmul_/addcdiv_ and alpha
+// arguments take numbers without wrapping.
+Tensor scalar_like(double value, const Tensor& t);
+
 }  // namespace amortize::infer::optim
