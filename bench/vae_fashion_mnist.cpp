@@ -1,9 +1,13 @@
 // The VAE on Fashion-MNIST at full speed: seconds per epoch against the sgemm-limited time of
 // the same epoch. Counts the FLOPs of the epoch's matrix products (forward, and backward for
 // the weights and for every layer's input except the images), times a single-thread sgemm of
-// exactly those shapes in this run, trains, and prints one JSON object.
-//   vae_fashion_mnist [--epochs E] [--threads T] [--objective elbo|iwae] [--particles K]
-//                     [--loglik-images N] [--data DIR] [--trace FILE] [--flush-denormal 0|1]
+// exactly those shapes in this run, trains, and prints one JSON object. Also runs one pass of a
+// step's products after every training step (not counted in the epoch's time), so the ratio to
+// the sgemm limit is measured under the same machine load as the epoch ("interleaved").
+//   vae_fashion_mnist [--epochs E] [--threads T[,T2...]] [--objective elbo|iwae] [--particles K]
+//                     [--seed S] [--loglik-images N] [--data DIR] [--trace FILE]
+//                     [--flush-denormal 0|1] [--interleave 0|1] [--parallel data|blas]
+// With several thread counts the epochs cycle through them and the JSON has the speed-up.
 // Run from the repository root; needs Debian's dataset-fashion-mnist.
 #include "amortize/model/param_store.hpp"
 #include "amortize/vae/fashion_mnist.hpp"
@@ -18,6 +22,8 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <map>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -53,45 +59,70 @@ double flops(const std::vector<MatMul>& products) {
   return f;
 }
 
-// Seconds for one pass over `products` with at::mm on float32 (median of repeats).
-double time_products(const std::vector<MatMul>& products, int repeats) {
-  std::vector<std::pair<at::Tensor, at::Tensor>> operands;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
-  for (const auto& p : products) {
-    auto a = p.trans_a ? at::randn({p.k, p.m}, gen, at::kFloat).t() : at::randn({p.m, p.k}, gen, at::kFloat);
-    auto b = p.trans_b ? at::randn({p.n, p.k}, gen, at::kFloat).t() : at::randn({p.k, p.n}, gen, at::kFloat);
-    operands.emplace_back(a, b);
+// One pass of at::mm on float32 over a step's products, operands made once.
+class ProductPass {
+ public:
+  explicit ProductPass(const std::vector<MatMul>& products) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+    for (const auto& p : products) {
+      auto a = p.trans_a ? at::randn({p.k, p.m}, gen, at::kFloat).t() : at::randn({p.m, p.k}, gen, at::kFloat);
+      auto b = p.trans_b ? at::randn({p.n, p.k}, gen, at::kFloat).t() : at::randn({p.k, p.n}, gen, at::kFloat);
+      operands_.emplace_back(a, b);
+      outs_.push_back(at::mm(a, b));
+    }
   }
-  std::vector<at::Tensor> outs;
-  for (auto& [a, b] : operands) outs.push_back(at::mm(a, b));
-  std::vector<double> times;
-  for (int r = 0; r < repeats; ++r) {
+  double run() {
     const auto start = std::chrono::steady_clock::now();
-    for (size_t i = 0; i < operands.size(); ++i) at::mm_out(outs[i], operands[i].first, operands[i].second);
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    for (size_t i = 0; i < operands_.size(); ++i) at::mm_out(outs_[i], operands_[i].first, operands_[i].second);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  // Median of `repeats` passes.
+  double median(int repeats) {
+    std::vector<double> times;
+    for (int r = 0; r < repeats; ++r) times.push_back(run());
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+  }
+
+ private:
+  std::vector<std::pair<at::Tensor, at::Tensor>> operands_;
+  std::vector<at::Tensor> outs_;
+};
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   int64_t epochs = 1, particles = 1, loglik_images = 0;
-  int threads = 1;
+  uint64_t seed = 1;
+  std::vector<int> thread_list{1};
   std::string trace;
-  bool flush_denormal = true;
+  bool flush_denormal = true, interleave = true, data_parallel = true;
   std::string objective = "elbo", dir = vae::kFashionMnistDir;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], value = argv[i + 1];
     if (key == "--epochs") epochs = std::stoll(value);
-    else if (key == "--threads") threads = std::stoi(value);
+    else if (key == "--threads") {
+      thread_list.clear();
+      for (size_t at = 0; at < value.size();) {
+        const size_t comma = std::min(value.find(',', at), value.size());
+        thread_list.push_back(std::stoi(value.substr(at, comma - at)));
+        at = comma + 1;
+      }
+    }
     else if (key == "--objective") objective = value;
     else if (key == "--particles") particles = std::stoll(value);
     else if (key == "--loglik-images") loglik_images = std::stoll(value);
     else if (key == "--data") dir = value;
     else if (key == "--trace") trace = value;
     else if (key == "--flush-denormal") flush_denormal = value != "0";
+    else if (key == "--interleave") interleave = value != "0";
+    else if (key == "--seed") seed = std::stoull(value);
+    else if (key == "--parallel") data_parallel = value == "data";
     else {
       std::cerr << "vae_fashion_mnist: unknown option " << key << "\n";
       return 2;
@@ -106,20 +137,44 @@ int main(int argc, char** argv) {
   const int64_t full = n / batch, rest = n % batch;
   const auto full_products = step_products(options, batch, particles);
   const auto rest_products = step_products(options, rest, particles);
-  const double epoch_flops = full * flops(full_products) + (rest ? flops(rest_products) : 0.0);
-  const double sgemm_seconds = full * time_products(full_products, 40) + (rest ? time_products(rest_products, 40) : 0.0);
+  const double full_flops = flops(full_products);
+  const double epoch_flops = full * full_flops + (rest ? flops(rest_products) : 0.0);
+  ProductPass full_pass(full_products), rest_pass(rest_products);
+  const double sgemm_seconds = full * full_pass.median(40) + (rest ? rest_pass.median(40) : 0.0);
+  // Interleaved: one single-thread pass of a full step's products after every training step, so
+  // that the reference sees the same machine load as the epoch (other jobs share the cores).
+  std::vector<double> passes;
+  auto interleaved_pass = [&] {
+    vae::set_threads(1);
+    passes.push_back(full_pass.run());
+  };
 
-  const auto settings = vae::set_threads(threads);
   model::ParamStore store;
   model::ParamStoreScope scope(store);
-  vae::Vae net(options, at::make_generator<at::CPUGeneratorImpl>(1));
+  vae::Vae net(options, at::make_generator<at::CPUGeneratorImpl>(seed));
   vae::FitOptions fit;
   fit.objective = objective == "iwae" ? vae::BoundKind::ImportanceWeighted : vae::BoundKind::Elbo;
   fit.particles = particles;
+  fit.seed = seed;
+  fit.flush_denormal = flush_denormal;
+  int current_threads = thread_list.front();
+  // T threads: T data-parallel workers with single-threaded BLAS each (--parallel data), or one
+  // worker with T OpenBLAS threads (--parallel blas); LibTorch's OpenMP pool is 1 either way.
+  auto apply_threads = [&](vae::VaeTrainer& t) {
+    t.set_workers(data_parallel ? current_threads : 1);
+    return vae::set_threads(data_parallel ? 1 : current_threads);
+  };
+  if (interleave) {
+    fit.between_steps = [&] {
+      interleaved_pass();
+      if (!data_parallel) vae::set_threads(current_threads);
+    };
+  }
   nlohmann::json out;
   vae::VaeTrainer trainer(net, data.train, fit);
   if (!trace.empty()) {
     // One epoch under LibTorch's profiler (a Chrome trace of every op), then stop.
+    apply_threads(trainer);
     {
       torch::autograd::profiler::RecordProfile rec(trace);
       trainer.epoch();
@@ -127,28 +182,54 @@ int main(int argc, char** argv) {
     std::cout << nlohmann::json{{"trace", trace}}.dump() << std::endl;
     return 0;
   }
-  std::vector<double> seconds;
+  // Epochs cycle through the thread counts, so each count's median comes from the same stretch
+  // of machine load as the others'.
+  std::map<int, std::vector<double>> seconds, ratios;
   for (int64_t e = 0; e < epochs; ++e) {
+    current_threads = thread_list[static_cast<size_t>(e) % thread_list.size()];
+    const auto settings = apply_threads(trainer);
+    passes.clear();
     auto r = trainer.epoch();
-    seconds.push_back(r.seconds);
     auto test = vae::evaluate(net, data.test, vae::BoundKind::Elbo, 1, at::make_generator<at::CPUGeneratorImpl>(100 + e));
-    out["epochs"].push_back({{"epoch", r.epoch}, {"seconds", r.seconds}, {"train_elbo", r.train_bound},
-                             {"test_elbo", test.per_image}, {"test_elbo_seconds", test.seconds}});
+    nlohmann::json row{{"epoch", r.epoch}, {"threads", current_threads}, {"workers", trainer.options().workers}, {"openblas_threads", settings.openblas},
+                       {"openmp_threads", settings.openmp}, {"seconds", r.seconds}, {"train_elbo", r.train_bound},
+                       {"test_elbo", test.per_image}, {"test_elbo_seconds", test.seconds}};
+    seconds[current_threads].push_back(r.seconds);
+    if (!passes.empty()) {
+      const double pass = std::accumulate(passes.begin(), passes.end(), 0.0) / static_cast<double>(passes.size());
+      const double limit = pass * (static_cast<double>(full) + (rest ? flops(rest_products) / full_flops : 0.0));
+      row["sgemm_limited_seconds_interleaved"] = limit;
+      row["ratio_to_sgemm_limit_interleaved"] = r.seconds / limit;
+      ratios[current_threads].push_back(r.seconds / limit);
+    }
+    out["epochs"].push_back(row);
   }
-  std::vector<double> sorted = seconds;
-  std::sort(sorted.begin(), sorted.end());
-  const double median = sorted[sorted.size() / 2];
-  out["threads"] = threads;
-  out["openblas_threads"] = settings.openblas;
-  out["openmp_threads"] = settings.openmp;
+  out["parallel"] = data_parallel ? "data" : "blas";
   out["objective"] = objective;
   out["particles"] = particles;
+  out["seed"] = seed;
   out["flush_denormal"] = flush_denormal;
   out["epoch_matmul_gflop"] = epoch_flops / 1e9;
   out["sgemm_1thread_gflops"] = epoch_flops / sgemm_seconds / 1e9;
   out["sgemm_limited_seconds_per_epoch"] = sgemm_seconds;
-  out["seconds_per_epoch_median"] = median;
-  out["ratio_to_sgemm_limit"] = median / sgemm_seconds;
+  for (const auto& [t, s] : seconds) {
+    const std::string key = "threads_" + std::to_string(t);
+    out[key]["seconds_per_epoch_median"] = median_of(s);
+    out[key]["ratio_to_sgemm_limit"] = median_of(s) / sgemm_seconds;
+    if (ratios.count(t)) out[key]["ratio_to_sgemm_limit_interleaved_median"] = median_of(ratios[t]);
+  }
+  if (seconds.size() > 1) {
+    // Speed-up of each count over the first, and in units of the interleaved reference (robust to load).
+    const int base = thread_list.front();
+    for (const auto& [t, s] : seconds) {
+      if (t == base) continue;
+      const std::string key = "threads_" + std::to_string(t);
+      out[key]["speedup_over_" + std::to_string(base)] = median_of(seconds[base]) / median_of(s);
+      if (ratios.count(t) && ratios.count(base)) {
+        out[key]["speedup_over_" + std::to_string(base) + "_interleaved"] = median_of(ratios[base]) / median_of(ratios[t]);
+      }
+    }
+  }
   if (loglik_images > 0) {
     auto images = data.test.slice(0, 0, std::min<int64_t>(loglik_images, data.test.size(0)));
     auto ll = vae::evaluate(net, images, vae::BoundKind::ImportanceWeighted, 5000, at::make_generator<at::CPUGeneratorImpl>(5));

@@ -4,8 +4,8 @@
 #include "amortize/model/module.hpp"
 #include "amortize/model/primitives.hpp"
 #include "amortize/vae/binary_image.hpp"
+#include "amortize/vae/fused_ops.hpp"
 
-#include <torch/nn/functional/activation.h>
 #include <torch/serialize.h>
 
 #include <cmath>
@@ -42,7 +42,7 @@ EncoderImpl::EncoderImpl(const VaeOptions& o) {
 }
 
 std::pair<Tensor, Tensor> EncoderImpl::forward(const Tensor& x) {
-  auto h = at::softplus(hidden->forward(x));
+  auto h = vae::softplus(hidden->forward(x));
   return {loc->forward(h), at::exp(log_scale->forward(h))};
 }
 
@@ -51,7 +51,7 @@ DecoderImpl::DecoderImpl(const VaeOptions& o) {
   logits = register_module("logits", linear(o.hidden, o.pixels));
 }
 
-Tensor DecoderImpl::forward(const Tensor& z) { return logits->forward(at::softplus(hidden->forward(z))); }
+Tensor DecoderImpl::forward(const Tensor& z) { return logits->forward(vae::softplus(hidden->forward(z))); }
 
 Vae::Vae(VaeOptions options, at::Generator generator, c10::TensorOptions tensor_options)
     : options_(options), tensor_options_(tensor_options) {

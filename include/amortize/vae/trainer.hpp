@@ -8,13 +8,17 @@
 
 #include <ATen/core/Generator.h>
 
+#include <functional>
 #include <memory>
+#include <vector>
 
-namespace amortize::infer::optim {
-class Adam;
+namespace amortize::model {
+class ParamStore;
 }
 
 namespace amortize::vae {
+
+class FusedAdam;
 
 struct FitOptions {
   int64_t batch_size = 256;
@@ -27,6 +31,13 @@ struct FitOptions {
   // Flush denormal floats to zero while training (x86 FTZ/DAZ): denormal second moments in
   // Adam and softplus tails otherwise cost several times the arithmetic.
   bool flush_denormal = true;
+  // Called after every step, outside the timed work: EpochResult::seconds leaves its time out
+  // (benchmarks interleave reference work with the steps so both see the same machine load).
+  std::function<void()> between_steps;
+  // Threads that split each batch (data parallel, single-threaded BLAS in each: see threads.hpp).
+  // With more than one the particles' draws differ from a one-thread run (one generator per
+  // part, seeded from `seed`), but runs with the same count repeat exactly.
+  int64_t workers = 1;
 };
 
 struct EpochResult {
@@ -46,14 +57,22 @@ class VaeTrainer {
   EpochResult epoch();
   at::Generator& generator() { return generator_; }
   const FitOptions& options() const { return options_; }
+  // Changes the number of data-parallel workers from the next step on.
+  void set_workers(int64_t workers);
 
  private:
+  // Loss and backward of rows x (rows `indices` of n) on this thread, the loss times `weight`;
+  // `store` is the param store to activate (worker threads) or null (the calling thread).
+  void step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
+                 at::Generator& generator, model::ParamStore* store = nullptr);
+
   Vae& vae_;
   Tensor images_;
   FitOptions options_;
   at::Generator generator_;
-  LocalBound bound_;
-  std::unique_ptr<infer::optim::Adam> adam_;
+  std::vector<LocalBound> bounds_;  // one per worker
+  std::unique_ptr<FusedAdam> adam_;
+  Tensor batch_;
   int64_t epochs_ = 0;
 };
 
