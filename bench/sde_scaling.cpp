@@ -1,11 +1,19 @@
-// Benchmark, experiment 4 (scaling in the series' length): seconds and peak memory per ARCTA
-// training step (experiment 1's model and settings, one thread) on synthetic 2-d series of
-// 10^3 ... 10^7 points (a noisy limit cycle at spacing 0.1). Each length runs in its own
+// Benchmark, experiment 4. (a) Scaling in the series' length: seconds and peak memory per
+// ARCTA training step (experiment 1's model and settings, one thread) on synthetic 2-d series
+// of 10^3 ... 10^7 points (a noisy limit cycle at spacing 0.1). Each length runs in its own
 // process (this program re-runs itself with --length N), so peak memory is per length; the
 // data's own storage is reported beside it. The peak is reset (/proc/self/clear_refs) after
-// the series is built and the first steps ran, so peak_rss_mb is that of the training steps. Prints one JSON object.
-// Usage: sde_scaling [max_exponent=7]
+// the series is built and the first steps ran, so peak_rss_mb is that of the training steps.
+// (b) Stiffness: a 2-d Ornstein-Uhlenbeck process dz = A z dt + 0.1 dW with
+// A = R diag(-1, -k) R^T (R a 45 degree rotation, stiffness ratio k = 1 ... 10^4), 2000 points
+// at spacing 0.01 observed with noise sd 0.01; the drift is linear, f(z) = W z, W learned from
+// A. Seconds and NFE per training step for ARCTA (B = 256, R = 1, S = 10) and for the neural
+// ODE by the adjoint method (dopri5, rtol = atol = 1e-4, batches of 10 windows of 8 points);
+// the explicit solver's steps, and so its NFE, grow with k, ARCTA's do not. Float64 (in float32
+// dopri5's error estimate breaks down on the fast mode at k >= 1000). Prints one JSON object.
+// Usage: sde_scaling [max_exponent=7 (below 3: no length runs)] [max_stiffness_exponent=4 (-1: none)]
 #include "amortize/infer/optim/adam.hpp"
+#include "amortize/sde/baselines.hpp"
 #include "amortize/sde/experiment.hpp"
 
 #include <ATen/Parallel.h>
@@ -64,6 +72,101 @@ nlohmann::json one_length(int64_t n) {
           {"startup_rss_mb", rss0}, {"chunks", exp.data().chunks(s.chunk_size).size()}};
 }
 
+// A = R diag(-1, -k) R^T with R the rotation by 45 degrees.
+Tensor stiff_matrix(double k, const at::TensorOptions& opts) {
+  const double h = 0.5;
+  return at::tensor({-h * (1 + k), -h * (1 - k), -h * (1 - k), -h * (1 + k)}, opts).view({2, 2});
+}
+
+nlohmann::json one_stiffness(double k) {
+  const auto opts = at::TensorOptions().dtype(at::kDouble);
+  const int64_t n = 2000;
+  const double dt = 0.01, sigma = 0.1;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  sde::TimeSeries train, valid;
+  {
+    // Exact transitions in the eigenbasis (coordinates u = R^T z), then rotated back.
+    at::NoGradGuard ng;
+    const auto d = at::TensorOptions().dtype(at::kDouble);
+    const Tensor lambda = at::tensor({1.0, k}, d);
+    const Tensor decay = at::exp(-lambda * dt);
+    const Tensor sd = (sigma * sigma * (1 - at::exp(-2 * lambda * dt)) / (2 * lambda)).sqrt();
+    const Tensor noise = at::randn({n, 2}, gen, d);
+    std::vector<Tensor> u{at::tensor({1.0, 1.0}, d)};
+    for (int64_t i = 1; i < n; ++i) u.push_back(decay * u.back() + sd * noise[i]);
+    const double c = std::sqrt(0.5);
+    const Tensor rot = at::tensor({c, -c, c, c}, d).view({2, 2});
+    const Tensor z = at::stack(u).matmul(rot.t());
+    train.t = (at::arange(n, d) * dt).to(opts);
+    train.x = (z + 0.01 * at::randn({n, 2}, gen, d)).to(opts);
+    valid = {train.t.narrow(0, n - 20, 20).clone(), train.x.narrow(0, n - 20, 20).clone()};
+  }
+  const Tensor a = stiff_matrix(k, opts);
+  const auto linear = [](const Tensor& w) {
+    return sde::DriftFn([w](const Tensor& z, const Tensor&) { return z.matmul(w.t()); });
+  };
+  const int warm = 10, steps = 40;
+  // ARCTA.
+  double arcta_seconds = 0, arcta_nfe = 0;
+  {
+    auto s = sde::predprey_settings();
+    s.dtype = at::kDouble;
+    s.model.diffusion_init_loc = std::log(sigma * sigma);
+    sde::ArctaExperiment exp(s, train, valid);
+    const Tensor w = a.clone().requires_grad_(true);
+    exp.model()->set_drift(linear(w));
+    auto params = exp.parameters();
+    params["drift_matrix"] = w;
+    infer::optim::Adam adam(s.lr);
+    adam.add_parameters(params);
+    int64_t i = 0;
+    const auto step = [&] {
+      adam.zero_grad();
+      exp.loss(i++, gen).backward();
+      adam.step();
+    };
+    for (int k2 = 0; k2 < warm; ++k2) step();
+    const int64_t nfe0 = exp.nfe().count();
+    const auto start = Clock::now();
+    for (int k2 = 0; k2 < steps; ++k2) step();
+    arcta_seconds = std::chrono::duration<double>(Clock::now() - start).count() / steps;
+    arcta_nfe = static_cast<double>(exp.nfe().count() - nfe0) / steps;
+  }
+  // Adjoint.
+  double adjoint_seconds = 0, adjoint_nfe = 0;
+  {
+    const Tensor w = a.clone().requires_grad_(true);
+    infer::optim::Adam adam(1e-3);
+    adam.add_parameters(std::vector<Tensor>{w});
+    sde::NfeCounter fwd, bwd;
+    const auto ao = sde::AdjointOptions::with_tolerance(1e-4, &fwd, &bwd);
+    sde::WindowBatcher batches(train, 8, 10, 3);
+    const auto f = linear(w);
+    const auto step = [&] {
+      adam.zero_grad();
+      sde::adjoint_window_loss(f, {w}, batches.next(), ao).backward();
+      adam.step();
+    };
+    const int adjoint_steps = k >= 1e3 ? 10 : steps;
+    try {
+      for (int k2 = 0; k2 < 2; ++k2) step();
+    } catch (const std::exception& e) {
+      std::cerr << "stiffness " << k << ": " << e.what() << "\n";
+      throw;
+    }
+    const int64_t nfe0 = fwd.count() + bwd.count();
+    const auto start = Clock::now();
+    for (int k2 = 0; k2 < adjoint_steps; ++k2) step();
+    adjoint_seconds = std::chrono::duration<double>(Clock::now() - start).count() / adjoint_steps;
+    adjoint_nfe = static_cast<double>(fwd.count() + bwd.count() - nfe0) / adjoint_steps;
+  }
+  return {{"stiffness_ratio", k},
+          {"arcta_seconds_per_step", arcta_seconds},
+          {"arcta_nfe_per_step", arcta_nfe},
+          {"adjoint_seconds_per_step", adjoint_seconds},
+          {"adjoint_nfe_per_step", adjoint_nfe}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,6 +175,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   const int max_exp = argc > 1 ? std::atoi(argv[1]) : 7;
+  const int max_stiff = argc > 2 ? std::atoi(argv[2]) : 4;
   nlohmann::json out;
   out["benchmark"] = "sde_scaling";
   out["threads"] = 1;
@@ -91,12 +195,23 @@ int main(int argc, char** argv) {
     }
     runs.push_back(nlohmann::json::parse(text));
   }
+  // A figure of the last run over the same figure of the first.
+  const auto ratio = [](const nlohmann::json& rows, const char* key) {
+    return rows.back()[key].get<double>() / rows.front()[key].get<double>();
+  };
   out["runs"] = runs;
-  const auto& first = runs.front();
-  const auto& last = runs.back();
-  out["seconds_per_step_ratio_last_to_first"] =
-      last["seconds_per_step"].get<double>() / first["seconds_per_step"].get<double>();
-  out["rss_minus_data_ratio_last_to_first"] =
-      last["peak_rss_minus_data_mb"].get<double>() / first["peak_rss_minus_data_mb"].get<double>();
+  if (!runs.empty()) {
+    out["seconds_per_step_ratio_last_to_first"] = ratio(runs, "seconds_per_step");
+    out["rss_minus_data_ratio_last_to_first"] = ratio(runs, "peak_rss_minus_data_mb");
+  }
+  at::set_num_threads(1);
+  nlohmann::json stiff = nlohmann::json::array();
+  double k = 1;
+  for (int e = 0; e <= max_stiff; ++e, k *= 10) stiff.push_back(one_stiffness(k));
+  out["stiffness"] = stiff;
+  if (stiff.size() > 1) {
+    out["stiffness_arcta_seconds_ratio_last_to_first"] = ratio(stiff, "arcta_seconds_per_step");
+    out["stiffness_adjoint_seconds_ratio_last_to_first"] = ratio(stiff, "adjoint_seconds_per_step");
+  }
   std::cout << out.dump() << std::endl;
 }

@@ -3,7 +3,8 @@
 // exponential learning-rate decay, optional iterate averaging, checkpoints) and writes
 // metrics.json, forecast.csv and forecast.png (the validation span), plus model.pt and
 // settings.json for `amortize sde forecast --from DIR --horizon T --paths N`, which forecasts
-// N paths from the first validation observation over [t0, t0 + T].
+// N paths from the first validation observation over [t0, t0 + T]. `amortize sde fit --resume
+// DIR [--steps N]` continues a run from its checkpoint and ends where one uninterrupted run ends.
 #include "amortize/infer/optim/adam.hpp"
 #include "amortize/infer/trainer.hpp"
 #include "amortize/io/config.hpp"
@@ -29,7 +30,7 @@ namespace fs = std::filesystem;
 using sde::Activation;
 
 struct SdeFitArgs {
-  std::string config, out;
+  std::string config, out, resume;
   int64_t steps = -1;
   int64_t seed = -1;
 };
@@ -56,7 +57,8 @@ const io::ConfigSchema& schema() {
       {"likelihood", T::String},      {"observation_sd", T::Real},   {"drift_hidden", T::String},
       {"drift_activation", T::String}, {"kernel_hidden", T::String}, {"kernel_activation", T::String},
       {"kernel_lengthscale", T::Real}, {"kernel_jitter", T::Real},   {"valid_paths", T::Integer},
-      {"valid_dt", T::Real},          {"valid_every", T::Integer},   {"checkpoint_every", T::Integer}};
+      {"valid_dt", T::Real},          {"valid_every", T::Integer},   {"checkpoint_every", T::Integer},
+      {"lr_decay_steps", T::Integer}, {"averaging_start", T::Integer}};
   return s;
 }
 
@@ -133,6 +135,13 @@ void apply(sde::ArctaExperimentSettings& s, const std::string& key, const io::Co
     if (s.steps < 0) throw std::invalid_argument("steps must not be negative");
   } else if (key == "lr") s.lr = real();
   else if (key == "lr_decay") s.lr_decay = real();
+  else if (key == "lr_decay_steps") {
+    s.lr_decay_steps = integer();
+    if (s.lr_decay_steps < 0) throw std::invalid_argument("lr_decay_steps must not be negative");
+  } else if (key == "averaging_start") {
+    s.averaging_start = integer();
+    if (s.averaging_start < 0) throw std::invalid_argument("averaging_start must not be negative");
+  }
   else if (key == "warmup") {
     s.warmup_steps = integer();
     if (s.warmup_steps < 0) throw std::invalid_argument("warmup must not be negative");
@@ -173,14 +182,15 @@ struct RunKeys {
   int64_t checkpoint_every = 1000;
 };
 
-// The settings as JSON (keys as in the TOML file; data paths absolute).
-nlohmann::json settings_json(const sde::ArctaExperimentSettings& s) {
+// The settings as JSON (keys as in the TOML file; data paths absolute), the CLI-only keys
+// under "run" (settings_from_json skips them).
+nlohmann::json settings_json(const sde::ArctaExperimentSettings& s, const RunKeys& run) {
   const auto& m = s.model;
   return {{"train", fs::absolute(s.train_path).string()},
           {"valid", fs::absolute(s.valid_path).string()},
           {"dtype", s.dtype == at::kDouble ? "float64" : "float32"},
-          {"steps", s.steps}, {"lr", s.lr}, {"lr_decay", s.lr_decay}, {"warmup", s.warmup_steps},
-          {"averaging", s.averaging}, {"seed", static_cast<int64_t>(s.seed)}, {"B", s.chunk_size},
+          {"steps", s.steps}, {"lr", s.lr}, {"lr_decay", s.lr_decay}, {"lr_decay_steps", s.lr_decay_steps},
+          {"warmup", s.warmup_steps}, {"averaging", s.averaging}, {"averaging_start", s.averaging_start}, {"seed", static_cast<int64_t>(s.seed)}, {"B", s.chunk_size},
           {"M", m.window}, {"R", s.mc.samples}, {"S", s.mc.strata}, {"latent_dim", m.latent_dim},
           {"encoder_hidden", sizes_text(m.encoder_hidden)}, {"encoder_activation", activation_name(m.encoder_activation)},
           {"encoder_skip", m.encoder_skip ? 1 : 0}, {"decoder", m.identity_decoder ? "identity" : "mlp"},
@@ -189,7 +199,8 @@ nlohmann::json settings_json(const sde::ArctaExperimentSettings& s) {
           {"drift_hidden", sizes_text(m.drift_hidden)}, {"drift_activation", activation_name(m.drift_activation)},
           {"kernel_hidden", sizes_text(m.kernel.warp_hidden)}, {"kernel_activation", activation_name(m.kernel.warp_activation)},
           {"kernel_lengthscale", m.kernel.lengthscale}, {"kernel_jitter", m.kernel.jitter},
-          {"valid_paths", s.valid_paths}, {"valid_dt", s.valid_dt}};
+          {"valid_paths", s.valid_paths}, {"valid_dt", s.valid_dt},
+          {"run", {{"valid_every", run.valid_every}, {"checkpoint_every", run.checkpoint_every}}}};
 }
 
 sde::ArctaExperimentSettings settings_from_json(const nlohmann::json& j) {
@@ -231,30 +242,72 @@ std::string forecast_csv(const std::vector<double>& times, const sde::Forecast& 
 
 at::Generator generator(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
 
+// Tensors <-> the CLI's own loop state in checkpoints.
+at::Tensor doubles_tensor(const std::vector<double>& v) { return at::tensor(v, at::kDouble); }
+std::vector<double> tensor_doubles(const at::Tensor& t) {
+  const at::Tensor c = t.to(at::kDouble).contiguous();
+  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
+}
+
+// `--resume DIR`: the settings and run keys of the run in DIR (its settings.json), which must
+// also hold a checkpoint.
+void load_resumed(const SdeFitArgs& a, sde::ArctaExperimentSettings& s, RunKeys& run, std::string& out) {
+  const fs::path dir(a.resume);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw std::invalid_argument(a.resume + ": no such run folder to resume");
+  if (!fs::exists(dir / "checkpoint.pt", ec))
+    throw std::invalid_argument(a.resume + ": no checkpoint in the run folder (expected " + (dir / "checkpoint.pt").string() + ")");
+  std::ifstream in(dir / "settings.json");
+  if (!in) throw std::invalid_argument(a.resume + ": no settings.json in the run folder");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception&) {
+    throw std::invalid_argument((dir / "settings.json").string() + ": not valid JSON");
+  }
+  s = settings_from_json(j);
+  if (j.contains("run")) {
+    run.valid_every = j["run"].value("valid_every", run.valid_every);
+    run.checkpoint_every = j["run"].value("checkpoint_every", run.checkpoint_every);
+  }
+  if (!a.out.empty() && fs::weakly_canonical(a.out, ec) != fs::weakly_canonical(dir, ec))
+    throw std::invalid_argument("--out must be left out or equal the --resume folder");
+  out = a.resume;
+}
+
 int run_fit(const SdeFitArgs& a) {
   auto s = sde::predprey_settings();
   RunKeys run;
   std::string out = a.out;
-  const auto config = io::read_config(a.config, schema());
-  for (const auto& [key, entry] : config) {
-    if (key == "out") {
-      if (out.empty()) out = std::get<std::string>(entry.value);
-      continue;
-    }
-    try {
-      if (key == "valid_every" || key == "checkpoint_every") {
-        const int64_t v = std::get<int64_t>(entry.value);
-        if (v < 0) throw std::invalid_argument(key + " must not be negative");
-        (key == "valid_every" ? run.valid_every : run.checkpoint_every) = v;
+  const bool resuming = !a.resume.empty();
+  if (resuming == !a.config.empty()) throw std::invalid_argument("sde fit: give either --config FILE.toml or --resume DIR");
+  if (resuming) {
+    load_resumed(a, s, run, out);
+  } else {
+    const auto config = io::read_config(a.config, schema());
+    for (const auto& [key, entry] : config) {
+      if (key == "out") {
+        if (out.empty()) out = std::get<std::string>(entry.value);
         continue;
       }
-      apply(s, key, entry.value);
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument(a.config + ":" + std::to_string(entry.line) + ": " + e.what());
+      try {
+        if (key == "valid_every" || key == "checkpoint_every") {
+          const int64_t v = std::get<int64_t>(entry.value);
+          if (v < 0) throw std::invalid_argument(key + " must not be negative");
+          (key == "valid_every" ? run.valid_every : run.checkpoint_every) = v;
+          continue;
+        }
+        apply(s, key, entry.value);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(a.config + ":" + std::to_string(entry.line) + ": " + e.what());
+      }
     }
   }
   if (a.steps >= 0) s.steps = a.steps;
-  if (a.seed >= 0) s.seed = static_cast<uint64_t>(a.seed);
+  if (a.seed >= 0) {
+    if (resuming) throw std::invalid_argument("--seed cannot change when resuming (the run's seed is in its settings.json)");
+    s.seed = static_cast<uint64_t>(a.seed);
+  }
   if (out.empty()) throw std::invalid_argument("no output folder: give --out DIR or `out` in " + a.config);
   for (const auto* path : {&s.train_path, &s.valid_path}) {
     if (path->empty()) throw std::invalid_argument(a.config + ": `train` and `valid` (CSV files) are required");
@@ -262,13 +315,19 @@ int run_fit(const SdeFitArgs& a) {
   }
   sde::ArctaExperiment exp(s);  // reads and checks the data, builds the model
   const fs::path dir(out);
-  const bool created = io::prepare_output_folder(dir);
+  const bool created = resuming ? false : io::prepare_output_folder(dir);
   try {
-    io::write_file_atomically(dir / "settings.json", settings_json(exp.settings()).dump(2) + "\n");
+    io::write_file_atomically(dir / "settings.json", settings_json(exp.settings(), run).dump(2) + "\n");
     auto adam = std::make_shared<infer::optim::Adam>(s.lr);
     infer::TrainerOptions opts;
     opts.max_steps = s.steps;
-    if (s.lr_decay < 1 && s.steps > 0) opts.schedule = infer::optim::exponential_decay_over(s.lr_decay, s.steps);
+    // The decay's horizon: lr_decay_steps (the whole run when 0); past it the rate stays.
+    const int64_t horizon = s.lr_decay_steps > 0 ? s.lr_decay_steps : s.steps;
+    if (s.lr_decay < 1 && horizon > 0) {
+      opts.schedule = [decay = infer::optim::exponential_decay_over(s.lr_decay, horizon), horizon](int64_t step) {
+        return decay(std::min(step, horizon));
+      };
+    }
     opts.parameters = [&exp] { return exp.parameters(); };
     std::vector<double> elbo_trace;
     // Periodic validation (not counted in the training time): the best model seen is kept,
@@ -300,9 +359,46 @@ int run_fit(const SdeFitArgs& a) {
     };
     opts.checkpoint_path = (dir / "checkpoint.pt").string();
     opts.checkpoint_every = run.checkpoint_every;
+    // Everything a resumed run needs beyond the trainer's own state: the experiment's (average,
+    // chunk order, NFE) and this loop's (ELBO log, validation history, best model, generator).
+    opts.save_extra_state = [&] {
+      auto state = exp.state();
+      state["cli.elbo_trace"] = doubles_tensor(elbo_trace);
+      std::vector<double> flat;
+      for (const auto& h : history) {
+        flat.push_back(h[0].get<double>());
+        flat.push_back(h[1].get<double>());
+      }
+      state["cli.history"] = doubles_tensor(flat);
+      state["cli.best"] = doubles_tensor({best_rmse, static_cast<double>(best_step)});
+      for (const auto& [name, t] : best) state["cli.best." + name] = t;
+      state["cli.valid_generator"] = vgen.get_state();
+      return state;
+    };
+    opts.load_extra_state = [&](const std::map<std::string, at::Tensor>& state) {
+      exp.set_state(state);
+      const auto get = [&](const std::string& key) -> const at::Tensor& {
+        const auto it = state.find(key);
+        if (it == state.end()) throw std::invalid_argument(a.resume + ": the checkpoint lacks '" + key + "'");
+        return it->second;
+      };
+      elbo_trace = tensor_doubles(get("cli.elbo_trace"));
+      const auto flat = tensor_doubles(get("cli.history"));
+      history = nlohmann::json::array();
+      for (size_t i = 0; i + 1 < flat.size(); i += 2) history.push_back({static_cast<int64_t>(flat[i]), flat[i + 1]});
+      const auto b = tensor_doubles(get("cli.best"));
+      best_rmse = b.at(0);
+      best_step = static_cast<int64_t>(b.at(1));
+      best.clear();
+      const std::string prefix = "cli.best.";
+      for (const auto& [key, t] : state)
+        if (key.compare(0, prefix.size(), prefix) == 0) best[key.substr(prefix.size())] = t.clone();
+      vgen.set_state(get("cli.valid_generator"));
+    };
     auto gen = generator(s.seed + 17);
     infer::Trainer trainer([&exp, &gen](int64_t step) { return infer::LossEvaluation(exp.loss(step, gen)); }, adam, gen,
                            opts);
+    if (resuming) trainer.resume(opts.checkpoint_path);
     const auto result = trainer.run();
     exp.use_average();
     const double train_seconds = result.seconds - validation_seconds;
@@ -418,7 +514,8 @@ Runner add_sde_command(CLI::App& app) {
   cmd->require_subcommand(1, 1);
   auto fit = std::make_shared<SdeFitArgs>();
   auto* f = cmd->add_subcommand("fit", "Fit a latent SDE to time series (settings from a TOML file)");
-  f->add_option("--config", fit->config, "TOML settings file (see examples/sde/predprey.toml)")->required();
+  f->add_option("--config", fit->config, "TOML settings file (see examples/sde/predprey.toml)");
+  f->add_option("--resume", fit->resume, "Continue the run in this folder from its checkpoint (up to --steps in all)");
   f->add_option("--out", fit->out, "Output folder (or `out` in the file)");
   f->add_option("--steps", fit->steps, "Training steps (overrides the file)");
   f->add_option("--seed", fit->seed, "Random seed (overrides the file)");

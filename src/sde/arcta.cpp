@@ -39,6 +39,7 @@ ArctaModelImpl::ArctaModelImpl(const ArctaModelOptions& options, const at::Tenso
 }
 
 Tensor ArctaModelImpl::drift(const Tensor& z, const Tensor& t) {
+  if (drift_override_) return drift_override_(z, t);
   if (options_.autonomous_drift) return drift_->forward(z);
   return drift_->forward(at::cat({z, t.expand(z.sizes().slice(0, z.dim() - 1)).unsqueeze(-1).to(z.dtype())}, -1));
 }

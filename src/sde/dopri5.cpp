@@ -80,8 +80,11 @@ Tensor dopri5(const OdeFn& f, const Tensor& y0, const std::vector<double>& times
       const Tensor k7 = eval(t_new, y_new);
       const Tensor err = hs * (e1 * k1 + e3 * k3 + e4 * k4 + e5 * k5 + e6 * k6 + e7 * k7);
       const double ratio = rms_ratio(err, y, y_new, options.rtol, options.atol);
-      const double factor = ratio == 0 ? 10.0 : std::clamp(0.9 * std::pow(ratio, -0.2), 0.2, 10.0);
-      if (!std::isfinite(ratio)) throw std::runtime_error("dopri5: non-finite error estimate at t = " + std::to_string(t));
+      // A non-finite estimate (a step far beyond the stability region overflows) is a rejection.
+      const double factor =
+          ratio == 0 ? 10.0 : std::isfinite(ratio) ? std::clamp(0.9 * std::pow(ratio, -0.2), 0.2, 10.0) : 0.1;
+      if (!std::isfinite(ratio) && std::abs(hs) <= 1e-12 * std::max(1.0, std::abs(t)))
+        throw std::runtime_error("dopri5: non-finite error estimate at t = " + std::to_string(t));
       if (ratio <= 1.0) {
         y = y_new;
         k1 = k7;

@@ -93,6 +93,7 @@ TimeSeriesDataset check_and_wrap(const ArctaExperimentSettings& s, TimeSeries tr
   if (!(s.lr > 0) || !(s.lr_decay > 0) || !(s.lr_decay <= 1))
     throw std::invalid_argument("sde experiment: need lr > 0 and 0 < lr_decay <= 1");
   if (!(s.averaging >= 0 && s.averaging < 1)) throw std::invalid_argument("sde experiment: averaging must lie in [0, 1)");
+  if (s.averaging_start < 0) throw std::invalid_argument("sde experiment: averaging_start must not be negative");
   if (s.valid_paths < 1 || !(s.valid_dt > 0)) throw std::invalid_argument("sde experiment: valid_paths and valid_dt must be positive");
   if (train.t.size(0) < s.model.window + 1)
     throw std::invalid_argument("sde experiment: the training series is shorter than a window");
@@ -144,8 +145,41 @@ std::map<std::string, Tensor> ArctaExperiment::parameters() const { return param
 void ArctaExperiment::update_average() {
   if (average_.empty()) return;
   at::NoGradGuard ng;
-  const double w = 1.0 - settings_.averaging;
-  for (const auto& [name, p] : parameters()) average_.at(name).lerp_(p.detach(), w);
+  const int64_t n = ++average_updates_ - settings_.averaging_start;  // steps averaged so far
+  const double keep = n <= 0 ? 0.0 : std::min(settings_.averaging, static_cast<double>(n) / static_cast<double>(n + 1));
+  for (const auto& [name, p] : parameters_) {
+    if (keep == 0.0) average_.at(name).copy_(p.detach());
+    else average_.at(name).lerp_(p.detach(), 1.0 - keep);
+  }
+}
+
+std::map<std::string, Tensor> ArctaExperiment::state() const {
+  std::map<std::string, Tensor> out;
+  for (const auto& [name, a] : average_) out["average." + name] = a.detach().clone();
+  out["average_updates"] = at::tensor(average_updates_, at::kLong);
+  out["nfe"] = at::tensor(nfe_.count(), at::kLong);
+  const std::string bytes = sampler_->state();
+  out["sampler"] = at::tensor(std::vector<uint8_t>(bytes.begin(), bytes.end()), at::kByte);
+  return out;
+}
+
+void ArctaExperiment::set_state(const std::map<std::string, Tensor>& state) {
+  const auto get = [&](const std::string& key) -> const Tensor& {
+    const auto it = state.find(key);
+    if (it == state.end()) throw std::invalid_argument("sde experiment state: missing '" + key + "'");
+    return it->second;
+  };
+  at::NoGradGuard ng;
+  for (auto& [name, a] : average_) {
+    const Tensor& v = get("average." + name);
+    if (v.sizes() != a.sizes()) throw std::invalid_argument("sde experiment state: 'average." + name + "' has another shape");
+    a.copy_(v);
+  }
+  average_updates_ = get("average_updates").item<int64_t>();
+  nfe_.reset();
+  nfe_.add(get("nfe").item<int64_t>());
+  const Tensor bytes = get("sampler").to(at::kByte).contiguous();
+  sampler_->set_state(std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), static_cast<size_t>(bytes.numel())));
 }
 
 void ArctaExperiment::use_average() {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -92,6 +93,33 @@ const Chunk& ChunkSampler::next() {
     position_ = 0;
   }
   return chunks_[order_[position_++]];
+}
+
+std::string ChunkSampler::state() const {
+  std::ostringstream out;
+  out << position_ << ' ' << order_.size();
+  for (const size_t i : order_) out << ' ' << i;
+  out << ' ' << rng_;
+  return out.str();
+}
+
+void ChunkSampler::set_state(const std::string& state) {
+  std::istringstream in(state);
+  size_t position = 0, n = 0;
+  in >> position >> n;
+  if (!in || n != order_.size() || position > n)
+    throw std::invalid_argument("ChunkSampler::set_state: the state is for another number of chunks");
+  std::vector<size_t> order(n);
+  for (auto& i : order) {
+    in >> i;
+    if (i >= n) throw std::invalid_argument("ChunkSampler::set_state: a chunk index is out of range");
+  }
+  std::mt19937_64 rng;
+  in >> rng;
+  if (!in) throw std::invalid_argument("ChunkSampler::set_state: malformed state");
+  order_ = std::move(order);
+  position_ = position;
+  rng_ = rng;
 }
 
 }  // namespace amortize::sde

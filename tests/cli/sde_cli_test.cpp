@@ -2,44 +2,27 @@
 // can be forecast from; bad settings exit with code 2, one stderr line naming the problem, and
 // leave no output folder behind.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#ifndef AMORTIZE_CLI_PATH
-#error "AMORTIZE_CLI_PATH must name the amortize binary"
-#endif
+#include "cli_harness.hpp"
 
 namespace fs = std::filesystem;
+using amortize::cli_test::CliResult;
+using amortize::cli_test::read_text;
 
 namespace {
-
-struct SdeResult {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class SdeCliTest : public ::testing::Test {
  protected:
   static fs::path dir;
 
   static void SetUpTestSuite() {
-    dir = fs::temp_directory_path() / ("amortize_sde_cli_test_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    dir = amortize::cli_test::fresh_scratch_folder("amortize_sde_cli_test");
     // The first 60 training rows and the first 20 validation rows.
     std::ifstream train("../shared/data/sde/predprey_train.csv"), valid("../shared/data/sde/predprey_valid.csv");
     std::ofstream t(dir / "train.csv"), v(dir / "valid.csv");
@@ -63,18 +46,7 @@ class SdeCliTest : public ::testing::Test {
     fs::remove_all(dir, ec);
   }
 
-  static SdeResult run(const std::string& args) {
-    static int counter = 0;
-    const auto out = dir / ("stdout_" + std::to_string(counter));
-    const auto err = dir / ("stderr_" + std::to_string(counter++));
-    const std::string cmd = std::string(AMORTIZE_CLI_PATH) + " " + args + " > " + out.string() + " 2> " + err.string();
-    const int status = std::system(cmd.c_str());
-    SdeResult r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
-  }
+  static CliResult run(const std::string& args) { return amortize::cli_test::run_cli(args, dir); }
 
   static void expect_bad(const std::string& config, const std::vector<std::string>& pieces) {
     SCOPED_TRACE(config);
@@ -96,14 +68,14 @@ TEST_F(SdeCliTest, TinyFitWritesEveryOutputAndForecasts) {
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* f : {"metrics.json", "forecast.csv", "model.pt", "settings.json", "checkpoint.pt", "loss.csv"})
     EXPECT_TRUE(fs::exists(out / f)) << f;
-  const auto m = nlohmann::json::parse(slurp(out / "metrics.json"));
+  const auto m = nlohmann::json::parse(read_text(out / "metrics.json"));
   for (const char* k : {"valid_rmse", "nfe", "steps", "seconds_per_step", "peak_rss_mb"}) EXPECT_TRUE(m.contains(k)) << k;
   EXPECT_EQ(m["steps"].get<int64_t>(), 30);
   EXPECT_EQ(m["nfe"].get<int64_t>(), 30 * 10);  // R S per step
   EXPECT_TRUE(std::isfinite(m["valid_rmse"].get<double>()));
   EXPECT_GT(m["peak_rss_mb"].get<double>(), 10.0);
   // forecast.csv: a header and one row per validation time.
-  std::istringstream csv(slurp(out / "forecast.csv"));
+  std::istringstream csv(read_text(out / "forecast.csv"));
   std::string header, line;
   std::getline(csv, header);
   EXPECT_EQ(header, "t,mean_x1,q05_x1,q95_x1,true_x1,mean_x2,q05_x2,q95_x2,true_x2");
@@ -126,4 +98,33 @@ TEST_F(SdeCliTest, BadSettingsExitTwoWithOneLine) {
   const auto r = run("sde forecast --from " + (dir / "no_such_run").string());
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("no_such_run"), std::string::npos) << r.err;
+}
+
+// `sde fit --resume DIR --steps N` continues from the checkpoint (parameters, Adam, generators,
+// chunk order, iterate average, validation history and best model) and ends exactly where one
+// uninterrupted N-step run ends.
+TEST_F(SdeCliTest, ResumedRunEqualsAnUninterruptedOne) {
+  std::ofstream(dir / "resume.toml") << read_text(dir / "good.toml")
+                                     << "valid_every = 10\ncheckpoint_every = 20\nlr_decay_steps = 40\naveraging_start = 5\n";
+  const auto config = (dir / "resume.toml").string();
+  const auto whole = dir / "whole", parts = dir / "parts";
+  ASSERT_EQ(run("sde fit --config " + config + " --steps 40 --out " + whole.string()).code, 0);
+  const auto first = run("sde fit --config " + config + " --steps 20 --out " + parts.string());
+  ASSERT_EQ(first.code, 0) << first.err;
+  const auto second = run("sde fit --resume " + parts.string() + " --steps 40");
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_EQ(read_text(parts / "loss.csv"), read_text(whole / "loss.csv"));
+  EXPECT_EQ(read_text(parts / "forecast.csv"), read_text(whole / "forecast.csv"));
+  const auto a = nlohmann::json::parse(read_text(whole / "metrics.json"));
+  const auto b = nlohmann::json::parse(read_text(parts / "metrics.json"));
+  for (const char* k : {"valid_rmse", "nfe", "steps", "model_step", "valid_history_step_rmse", "final_elbo_per_point"})
+    EXPECT_EQ(a[k], b[k]) << k;
+  EXPECT_EQ(b["steps"].get<int64_t>(), 40);
+  // A folder that does not exist or holds no checkpoint is refused with one line.
+  for (const auto& bad : {dir / "no_such_run", dir}) {
+    const auto r = run("sde fit --resume " + bad.string());
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(bad.string()), std::string::npos) << r.err;
+  }
 }

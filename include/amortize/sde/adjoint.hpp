@@ -18,6 +18,15 @@ struct AdjointOptions {
   Dopri5Options backward;  // the adjoint solve (its error control covers z, a and the gradients)
   NfeCounter* forward_nfe = nullptr;   // drift evaluations of the forward solve, one per state
   NfeCounter* backward_nfe = nullptr;  // drift evaluations of the adjoint solve, one per state
+
+  // Both solves at rtol = atol = tol, counting on the given counters.
+  static AdjointOptions with_tolerance(double tol, NfeCounter* forward_nfe = nullptr, NfeCounter* backward_nfe = nullptr) {
+    AdjointOptions o;
+    o.forward.rtol = o.forward.atol = o.backward.rtol = o.backward.atol = tol;
+    o.forward_nfe = forward_nfe;
+    o.backward_nfe = backward_nfe;
+    return o;
+  }
 };
 
 // z at every output time, [T, z0's shape] (z0 is [N, D] or [D]); `params` are the drift's

@@ -54,6 +54,9 @@ class ArctaModelImpl : public torch::nn::Module {
   Tensor drift(const Tensor& z, const Tensor& t);
   // The drift as a DriftFn (counted on `counter` if given). Captures this module.
   DriftFn drift_fn(NfeCounter* counter = nullptr);
+  // Replaces the MLP drift by a given function, e.g. a parametric drift whose parameters the
+  // caller owns (they are not among this module's parameters); an empty function restores it.
+  void set_drift(DriftFn drift) { drift_override_ = std::move(drift); }
   // (mu, l) for flattened windows [B, M * obs]: [B, 2D].
   Tensor encode(const Tensor& windows);
   // Log-likelihood log p(x | z) summed over the observation's dimensions: z [..., B, D] and
@@ -78,6 +81,7 @@ class ArctaModelImpl : public torch::nn::Module {
   DeepKernelInterpolant kernel_{nullptr};
   Tensor obs_log_var_;  // identity decoder with learned variance
   Tensor c_loc_, c_log_scale_;
+  DriftFn drift_override_;
 };
 TORCH_MODULE(ArctaModel);
 

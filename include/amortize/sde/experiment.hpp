@@ -28,9 +28,15 @@ struct ArctaExperimentSettings {
   int64_t chunk_size = 256;     // B
   int64_t steps = 4000;
   double lr = 1e-3;
-  double lr_decay = 1.0;        // the learning rate falls exponentially by this factor over `steps`
+  double lr_decay = 1.0;        // the learning rate falls exponentially by this factor over lr_decay_steps
+  int64_t lr_decay_steps = 0;   // the decay's horizon (0: `steps`); past it the rate stays
   int64_t warmup_steps = 1000;  // KL warm-up: beta = min(1, (step + 1) / warmup_steps)
-  double averaging = 0.0;       // iterate averaging: EMA weight of the old average per step (0: off)
+  // Iterate averaging (0: off) of the parameters used for forecasting: before step
+  // `averaging_start` the average follows the iterate; from there on it is the uniform
+  // (Polyak-Ruppert) average of the iterates since that step until its weight on the old
+  // average, n / (n + 1) after n steps, reaches `averaging`; then an EMA with that weight.
+  double averaging = 0.0;
+  int64_t averaging_start = 0;
   uint64_t seed = 0;
   int64_t valid_paths = 128;
   double valid_dt = 1e-2;       // the forecast's fixed step (stochastic Runge-Kutta)
@@ -64,13 +70,20 @@ class ArctaExperiment {
   Tensor loss(int64_t step, at::Generator gen);
   // The parameters by name (for the shared optimisers and checkpoints).
   std::map<std::string, Tensor> parameters() const;
-  // Folds the current parameters into the running average (no-op when averaging is off).
+  // Folds the current parameters into the running average after a step (no-op when
+  // averaging is off); the steps are counted here, so call it once after every step.
   void update_average();
   // Copies the averaged parameters into the model (no-op when averaging is off).
   void use_average();
   // The averaged parameters by name (empty when averaging is off).
   const std::map<std::string, Tensor>& average() const { return average_; }
   void set_average(const std::map<std::string, Tensor>& average) { average_ = average; }
+
+  // Everything besides the parameters that a resumed run needs to continue exactly: the
+  // average and its step count, the chunk sampler's order and generator, the NFE count.
+  std::map<std::string, Tensor> state() const;
+  // Restores state(); throws std::invalid_argument naming a missing or mismatched entry.
+  void set_state(const std::map<std::string, Tensor>& state);
 
   // Forecasts `paths` sample paths over the validation times (or `times` if given) from the
   // first validation observation and returns the RMSE of their mean (NaN if times differ).
@@ -86,6 +99,7 @@ class ArctaExperiment {
   NfeCounter nfe_;
   std::map<std::string, Tensor> parameters_;
   std::map<std::string, Tensor> average_;
+  int64_t average_updates_ = 0;
 };
 
 

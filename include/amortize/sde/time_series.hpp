@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace amortize::sde {
@@ -65,6 +66,10 @@ class ChunkSampler {
   const std::vector<Chunk>& chunks() const { return chunks_; }
   int64_t num_chunks() const { return static_cast<int64_t>(chunks_.size()); }
   const Chunk& next();
+
+  // The draw order, position and generator as bytes (for checkpoints), and back.
+  std::string state() const;
+  void set_state(const std::string& state);
 
  private:
   std::vector<Chunk> chunks_;

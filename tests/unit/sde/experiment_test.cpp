@@ -80,6 +80,61 @@ TEST(ArctaExperiment, LossCountsDriftEvaluationsAndAveragingIsAnEma) {
   EXPECT_TRUE(plain.average().empty());
 }
 
+TEST(ArctaExperiment, AveragingIsUniformFromItsStartThenAnEma) {
+  auto [train, valid] = tiny_data();
+  auto s = tiny(0.6);
+  s.averaging_start = 2;
+  ArctaExperiment exp(s, train, valid);
+  const auto params = exp.parameters();
+  const auto name = params.begin()->first;
+  const Tensor p = params.at(name);
+  const Tensor start = p.detach().clone();
+  const auto step_to = [&](double offset) {
+    at::NoGradGuard ng;
+    p.copy_(start + offset);
+    exp.update_average();
+  };
+  step_to(1);  // before the start: the average is the iterate
+  step_to(2);
+  EXPECT_TRUE(at::allclose(exp.average().at(name), start + 2));
+  step_to(4);  // n = 1: uniform over {2, 4}
+  EXPECT_TRUE(at::allclose(exp.average().at(name), start + 3));
+  step_to(6);  // n = 2: min(0.6, 2/3) = 0.6 keeps 0.6 of the old average
+  EXPECT_TRUE(at::allclose(exp.average().at(name), start + 0.6 * 3 + 0.4 * 6));
+}
+
+TEST(ArctaExperiment, StateRestoresTheAverageTheChunkOrderAndTheNfe) {
+  auto [train, valid] = tiny_data();
+  auto s = tiny(0.5);
+  ArctaExperiment a(s, train, valid), b(s, train, valid);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  for (int64_t i = 0; i < 3; ++i) {
+    a.loss(i, gen);
+    a.update_average();
+  }
+  b.set_state(a.state());
+  EXPECT_EQ(b.nfe().count(), a.nfe().count());
+  for (const auto& [name, t] : a.average()) EXPECT_TRUE(at::equal(b.average().at(name), t)) << name;
+  // The same generator state and chunk order give the same losses from here on.
+  auto ga = at::make_generator<at::CPUGeneratorImpl>(4), gb = at::make_generator<at::CPUGeneratorImpl>(4);
+  for (int64_t i = 3; i < 6; ++i) EXPECT_EQ(a.loss(i, ga).item<double>(), b.loss(i, gb).item<double>()) << i;
+  auto broken = a.state();
+  broken.erase("sampler");
+  EXPECT_THROW(b.set_state(broken), std::invalid_argument);
+}
+
+TEST(ArctaModel, SetDriftReplacesTheNetworkUntilCleared) {
+  auto [train, valid] = tiny_data();
+  ArctaExperiment exp(tiny(0.0), train, valid);
+  auto& model = exp.model();
+  const Tensor z = at::randn({5, 2}, at::kDouble), t = at::zeros({5}, at::kDouble);
+  const Tensor net = model->drift(z, t);
+  model->set_drift([](const Tensor& x, const Tensor&) { return -2 * x; });
+  EXPECT_TRUE(at::allclose(model->drift(z, t), -2 * z));
+  model->set_drift({});
+  EXPECT_TRUE(at::equal(model->drift(z, t), net));
+}
+
 TEST(ArctaExperiment, ValidationForecastsEveryValidationTime) {
   auto [train, valid] = tiny_data();
   ArctaExperiment exp(tiny(0.0), train, valid);
