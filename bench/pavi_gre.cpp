@@ -1,19 +1,26 @@
-// PAVI benchmarks on GRE (D = 2), each run printing one JSON object:
-//   pavi_gre accuracy   [--groups G] [--steps S]  PAVI-F, PAVI-E and mean-field against the exact posterior
-//   pavi_gre parameters                           parameter counts against G for the three guides
+// PAVI benchmarks on GRE (D = 2), each run printing one JSON object (with --out DIR, the
+// experiments also write DIR/<mode>.json and DIR/<mode>.png, drawn by gnuplot):
+//   pavi_gre accuracy   [--groups G] [--steps S]  experiment 1: PAVI-F, PAVI-E and mean-field against the
+//                                                 exact posterior, at G = 10 and 1000 unless --groups is given
+//   pavi_gre parameters                           experiment 2: parameter counts against G for the three guides
 //   pavi_gre time       [--groups G] [--seconds T] ELBO against wall time, PAVI-F vs mean-field:
 //                                                 time until the smoothed ELBO is within 1 % of log p(x)
 //   pavi_gre scale      [--groups G] [--steps S]  one large PAVI run: wall time, peak memory, ELBO
 // Options: --obs N (observations per group, default 5), --batch B (1000), --encoding free|set,
-// --seed S, --baseline no (time: PAVI only). One thread (OMP and OpenBLAS), float32 data.
+// --seed S, --baseline no (time: PAVI only), --baseline-steps S (time: mean-field's budget),
+// and the fit's settings --particles K, --average-from F, --reshuffle no, --antithetic no,
+// --lr X, --final-lr X. One thread (OMP and OpenBLAS), float32 data.
 #include "amortize/pavi/gre_fit.hpp"
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 
 using namespace amortize;
@@ -22,11 +29,15 @@ using namespace amortize::pavi;
 namespace {
 struct Args {
   std::string mode;
+  std::string out_dir;  // --out: where the experiments write JSON and PNG
+  bool groups_given = false;
   int64_t groups = 1000, obs = 5, batch = 1000, steps = 3000;
+  int64_t baseline_steps = 0;  // time: the mean-field run's step budget (0: --steps)
   double seconds = 60;
   std::string encoding = "default";
   bool baseline = true;  // time: also run mean-field
   uint64_t seed = 1;
+  GreFitOptions fit;  // --particles, --average-from, --reshuffle, --antithetic, --lr, --final-lr
 };
 
 Args parse(int argc, char** argv) {
@@ -35,15 +46,41 @@ Args parse(int argc, char** argv) {
   a.mode = argv[1];
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--groups") a.groups = static_cast<int64_t>(std::stod(v));
-    else if (k == "--obs") a.obs = std::stoll(v);
-    else if (k == "--batch") a.batch = std::stoll(v);
-    else if (k == "--steps") a.steps = std::stoll(v);
-    else if (k == "--seconds") a.seconds = std::stod(v);
-    else if (k == "--encoding") a.encoding = v;
-    else if (k == "--seed") a.seed = std::stoull(v);
-    else if (k == "--baseline") a.baseline = v != "no";
-    else throw std::invalid_argument("unknown option " + k);
+    if (k == "--groups") {
+      a.groups = static_cast<int64_t>(std::stod(v));
+      a.groups_given = true;
+    } else if (k == "--out")
+      a.out_dir = v;
+    else if (k == "--obs")
+      a.obs = std::stoll(v);
+    else if (k == "--batch")
+      a.batch = std::stoll(v);
+    else if (k == "--steps")
+      a.steps = std::stoll(v);
+    else if (k == "--baseline-steps")
+      a.baseline_steps = std::stoll(v);
+    else if (k == "--seconds")
+      a.seconds = std::stod(v);
+    else if (k == "--encoding")
+      a.encoding = v;
+    else if (k == "--seed")
+      a.seed = std::stoull(v);
+    else if (k == "--baseline")
+      a.baseline = v != "no";
+    else if (k == "--particles")
+      a.fit.particles = std::stoll(v);
+    else if (k == "--average-from")
+      a.fit.average_from = std::stod(v);
+    else if (k == "--reshuffle")
+      a.fit.reshuffle = v != "no";
+    else if (k == "--antithetic")
+      a.fit.antithetic = v != "no";
+    else if (k == "--lr")
+      a.fit.learning_rate = std::stod(v);
+    else if (k == "--final-lr")
+      a.fit.final_learning_rate = std::stod(v);
+    else
+      throw std::invalid_argument("unknown option " + k);
   }
   return a;
 }
@@ -79,8 +116,27 @@ double time_to_within(const GreFitResult& r, double reference, double rel) {
   return -1;
 }
 
+// Writes DIR/<name>.data and a gnuplot script whose `DATA` is that file, runs gnuplot into
+// DIR/<name>.png; a missing gnuplot is reported, not fatal.
+void write_plot(const std::string& dir, const std::string& name, const std::string& data, std::string script) {
+  const std::filesystem::path folder(dir);
+  std::filesystem::create_directories(folder);
+  const auto data_path = folder / (name + ".data"), script_path = folder / (name + ".gp");
+  std::ofstream(data_path) << data;
+  const std::string quoted = "'" + data_path.string() + "'";
+  for (size_t at = script.find("DATA"); at != std::string::npos; at = script.find("DATA", at + quoted.size())) {
+    script.replace(at, 4, quoted);
+  }
+  std::ofstream(script_path) << "set terminal pngcairo size 900,560 enhanced font 'DejaVu Sans,11'\nset output '"
+                             << (folder / (name + ".png")).string() << "'\nset grid\n"
+                             << script;
+  if (std::system(("gnuplot '" + script_path.string() + "' 2> /dev/null").c_str()) != 0) {
+    std::cerr << "pavi_gre: gnuplot failed; no " << name << ".png\n";
+  }
+}
+
 GreFitOptions base(const Args& a, GreMethod m, Encoding e) {
-  GreFitOptions o;
+  GreFitOptions o = a.fit;
   o.method = m;
   o.encoding = e;
   o.batch = a.batch;
@@ -96,8 +152,11 @@ int main(int argc, char** argv) {
   at::set_num_threads(1);
   try {
     const Args a = parse(argc, argv);
-    nlohmann::json out = {{"benchmark", "pavi_gre_" + a.mode}, {"groups", a.groups}, {"obs_per_group", a.obs},
-                          {"batch", a.batch}, {"seed", a.seed}};
+    nlohmann::json out = {{"benchmark", "pavi_gre_" + a.mode},
+                          {"groups", a.groups},
+                          {"obs_per_group", a.obs},
+                          {"batch", a.batch},
+                          {"seed", a.seed}};
     GreDataOptions dopt;
     dopt.groups = a.groups;
     dopt.obs_per_group = a.obs;
@@ -105,9 +164,31 @@ int main(int argc, char** argv) {
     const std::vector<std::pair<GreMethod, Encoding>> all = {
         {GreMethod::Pavi, Encoding::Free}, {GreMethod::Pavi, Encoding::Set}, {GreMethod::MeanField, Encoding::Free}};
     if (a.mode == "accuracy") {
-      const auto data = generate_gre(dopt);
-      const double le = gre_log_evidence(data.x);
-      for (auto [m, e] : all) out[to_string(m, e)] = summary(fit_gre(data, base(a, m, e)), le);
+      std::vector<int64_t> sizes = a.groups_given ? std::vector<int64_t>{a.groups} : std::vector<int64_t>{10, 1000};
+      out.erase("groups");
+      std::ostringstream table;  // one row per (G, method): the four errors
+      for (int64_t g : sizes) {
+        dopt.groups = g;
+        const auto data = generate_gre(dopt);
+        const double le = gre_log_evidence(data.x);
+        for (auto [m, e] : all) {
+          auto o = base(a, m, e);
+          o.draws = 4000;  // Monte-Carlo error of a group mean: 0.016 sd
+          const auto r = fit_gre(data, o);
+          out[std::to_string(g)][to_string(m, e)] = summary(r, le);
+          table << '"' << to_string(m, e) << " G=" << g << "\" " << r.mu_mean_error_sd << ' ' << r.mu_sd_rel_error
+                << ' ' << r.mu_g_mean_error_sd_mean << ' ' << r.mu_g_sd_rel_error_mean << '\n';
+        }
+      }
+      if (!a.out_dir.empty()) {
+        write_plot(
+            a.out_dir, "accuracy", table.str(),
+            "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
+            "set ylabel 'error'\nset logscale y\nset yrange [1e-3:1]\nset key below\nset xtics rotate by -30\n"
+            "set title 'GRE: errors against the exact posterior (means in exact sds, sds relative)'\n"
+            "plot DATA using 2:xtic(1) title 'mu mean', '' using 3 title 'mu sd', "
+            "'' using 4 title 'mu_g mean (average)', '' using 5 title 'mu_g sd (average)'\n");
+      }
     } else if (a.mode == "parameters") {
       for (int64_t g : {100, 1000, 10000, 100000, 1000000}) {
         dopt.groups = g;
@@ -120,6 +201,21 @@ int main(int argc, char** argv) {
           out["n_parameters"][to_string(m, e)][std::to_string(g)] = fit_gre(data, o).n_parameters;
         }
       }
+      if (!a.out_dir.empty()) {
+        std::ostringstream table;
+        for (int64_t g : {100, 1000, 10000, 100000, 1000000}) {
+          table << g;
+          for (auto [m, e] : all)
+            table << ' ' << out["n_parameters"][to_string(m, e)][std::to_string(g)].get<int64_t>();
+          table << '\n';
+        }
+        write_plot(a.out_dir, "parameters", table.str(),
+                   "set logscale xy\nset xlabel 'groups G'\nset ylabel 'learnable parameters'\nset key top left\n"
+                   "set title 'GRE: guide size against plate size'\n"
+                   "plot DATA using 1:2 with linespoints lw 2 title 'PAVI-F (free encodings)', "
+                   "'' using 1:3 with linespoints lw 2 title 'PAVI-E (set encoder)', "
+                   "'' using 1:4 with linespoints lw 2 title 'mean-field AutoNormal'\n");
+      }
     } else if (a.mode == "time") {
       const auto data = generate_gre(dopt);
       const double le = gre_log_evidence(data.x);
@@ -130,6 +226,9 @@ int main(int argc, char** argv) {
       if (a.baseline) runs.emplace_back(GreMethod::MeanField, Encoding::Free);
       for (auto [m, e] : runs) {
         auto o = base(a, m, e);
+        if (m == GreMethod::MeanField && a.baseline_steps > 0) o.steps = a.baseline_steps;
+        // The baseline as Pyro's reference runs it: one particle a step.
+        if (m == GreMethod::MeanField) o.particles = 1;
         o.max_seconds = a.seconds;
         o.evaluate_groups = 10000;
         auto r = fit_gre(data, o);
@@ -155,6 +254,7 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("unknown mode " + a.mode);
     }
     std::cout << out.dump(2) << std::endl;
+    if (!a.out_dir.empty()) std::ofstream(std::filesystem::path(a.out_dir) / (a.mode + ".json")) << out.dump(2) << "\n";
   } catch (const std::exception& e) {
     std::cerr << "pavi_gre: " << e.what() << "\n";
     return 1;

@@ -43,18 +43,20 @@ Tensor broadcast_cat(const std::vector<Tensor>& parts, at::IntArrayRef batch) {
 ConditionalAffineImpl::ConditionalAffineImpl(int64_t dim, int64_t context_dim, int64_t hidden, bool lower_triangular,
                                              double init_scale, at::Generator generator)
     : dim_(dim), context_dim_(context_dim), lower_(lower_triangular) {
-  if (dim < 1 || context_dim < 1 || hidden < 1) {
-    throw std::invalid_argument("ConditionalAffine: dim, context_dim and hidden must be positive");
+  if (dim < 1 || context_dim < 1 || hidden < 0) {
+    throw std::invalid_argument("ConditionalAffine: dim and context_dim must be positive, hidden non-negative");
   }
   if (!(init_scale > 0)) throw std::invalid_argument("ConditionalAffine: init_scale must be positive");
   scale_offset_ = std::log(std::expm1(init_scale));
   const int64_t n_lower = lower_ ? dim * (dim - 1) / 2 : 0;
   const int64_t out = 2 * dim + n_lower;
-  hidden_ = register_module("hidden", torch::nn::Linear(context_dim, hidden));
-  out_ = register_module("out", torch::nn::Linear(hidden, out));
+  if (hidden > 0) {
+    hidden_ = register_module("hidden", torch::nn::Linear(context_dim, hidden));
+    out_ = register_module("out", torch::nn::Linear(hidden, out));
+    init_linear(hidden_, generator);
+    init_linear(out_, generator, /*zero=*/true);
+  }
   skip_ = register_module("skip", torch::nn::Linear(context_dim, out));
-  init_linear(hidden_, generator);
-  init_linear(out_, generator, /*zero=*/true);
   init_linear(skip_, generator);
   if (lower_) {
     std::vector<int64_t> rows, cols;
@@ -74,7 +76,8 @@ std::pair<Tensor, Tensor> ConditionalAffineImpl::forward(const Tensor& u, const 
     throw std::invalid_argument("ConditionalAffine: expected u [..., " + std::to_string(dim_) + "] and context [..., " +
                                 std::to_string(context_dim_) + "]");
   }
-  Tensor p = out_->forward(at::elu(hidden_->forward(context))) + skip_->forward(context);
+  Tensor p = skip_->forward(context);
+  if (hidden_) p = p + out_->forward(at::elu(hidden_->forward(context)));
   Tensor shift = p.narrow(-1, 0, dim_);
   Tensor scale = at::softplus(p.narrow(-1, dim_, dim_) + scale_offset_);
   Tensor z = shift + scale * u;
@@ -88,6 +91,27 @@ std::pair<Tensor, Tensor> ConditionalAffineImpl::forward(const Tensor& u, const 
   return {z, log_det};
 }
 
+namespace {
+void zero_columns(const Tensor& weight, int64_t first) {
+  torch::NoGradGuard no_grad;
+  if (first < weight.size(1)) weight.narrow(1, first, weight.size(1) - first).zero_();
+}
+}  // namespace
+
+void ConditionalAffineImpl::zero_context_weights(int64_t first) {
+  zero_columns(skip_->weight, first);
+  if (hidden_) zero_columns(hidden_->weight, first);
+}
+
+void ConditionalAutoregressiveImpl::zero_context_weights(int64_t first) {
+  zero_columns(w_ctx_, first);
+  zero_columns(w_skip_ctx_, first);
+}
+
+void ConditionalFlowImpl::zero_context_weights(int64_t first) {
+  for (auto& layer : layers_) layer->zero_context_weights(first);
+}
+
 ConditionalAutoregressiveImpl::ConditionalAutoregressiveImpl(int64_t dim, int64_t context_dim, int64_t hidden,
                                                              bool reverse, at::Generator generator)
     : dim_(dim), reverse_(reverse) {
@@ -98,9 +122,9 @@ ConditionalAutoregressiveImpl::ConditionalAutoregressiveImpl(int64_t dim, int64_
   auto in_deg = at::arange(1, dim + 1, at::kLong);
   auto hid_deg = at::arange(hidden, at::kLong).remainder(std::max<int64_t>(1, dim - 1)) + 1;
   auto out_deg = at::cat({in_deg, in_deg});
-  mask_in_ = (hid_deg.unsqueeze(1) >= in_deg.unsqueeze(0)).to(at::kFloat);      // [H, D]
-  mask_out_ = (out_deg.unsqueeze(1) > hid_deg.unsqueeze(0)).to(at::kFloat);     // [2D, H]
-  mask_skip_ = (out_deg.unsqueeze(1) > in_deg.unsqueeze(0)).to(at::kFloat);     // [2D, D]
+  mask_in_ = (hid_deg.unsqueeze(1) >= in_deg.unsqueeze(0)).to(at::kFloat);   // [H, D]
+  mask_out_ = (out_deg.unsqueeze(1) > hid_deg.unsqueeze(0)).to(at::kFloat);  // [2D, H]
+  mask_skip_ = (out_deg.unsqueeze(1) > in_deg.unsqueeze(0)).to(at::kFloat);  // [2D, D]
   const double b_in = 1.0 / std::sqrt(static_cast<double>(dim + context_dim));
   const double b_out = 1.0 / std::sqrt(static_cast<double>(hidden));
   w_in_ = register_parameter("w_in", uniform({hidden, dim}, b_in, generator));
@@ -136,8 +160,8 @@ ConditionalFlowImpl::ConditionalFlowImpl(int64_t dim, int64_t context_dim, Condi
   }
   for (int64_t i = 0; i < o.affine_layers; ++i) {
     // Only the first affine layer sets the initial scale; later ones start near the identity.
-    auto layer = std::make_shared<ConditionalAffineImpl>(dim, context_dim, o.hidden, o.lower_triangular,
-                                                         i == 0 ? o.init_scale : 1.0, generator);
+    auto layer = std::make_shared<ConditionalAffineImpl>(dim, context_dim, o.linear_affine ? 0 : o.hidden,
+                                                         o.lower_triangular, i == 0 ? o.init_scale : 1.0, generator);
     layers_.push_back(register_module("affine" + std::to_string(i), layer));
   }
   for (int64_t i = 0; i < o.autoregressive_layers; ++i) {

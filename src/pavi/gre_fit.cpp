@@ -2,22 +2,36 @@
 
 #include "amortize/infer/elbo.hpp"
 #include "amortize/infer/guides/auto_normal.hpp"
-#include "amortize/infer/svi.hpp"
 #include "amortize/model/param_store.hpp"
+#include "amortize/pavi/training.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
 namespace amortize::pavi {
 
-
 std::string to_string(GreMethod method, Encoding encoding) {
   if (method == GreMethod::MeanField) return "mean-field";
   return encoding == Encoding::Free ? "pavi-f" : "pavi-e";
+}
+
+PaviOptions pavi_options(const GreFitOptions& o, const Tensor& data, int64_t batch) {
+  PaviOptions po;
+  po.encoding = o.encoding;
+  po.encoding_dim = o.encoding_dim;
+  po.flow.hidden = o.hidden;
+  po.set_hidden = o.hidden;
+  po.batch_size["groups"] = batch;
+  if (o.encoding == Encoding::Set) po.element_data["groups"] = data;
+  po.seed = o.seed;
+  po.reshuffle = o.reshuffle;
+  po.antithetic = o.antithetic;
+  return po;
 }
 
 GreFitResult fit_gre(const GreData& data, const GreFitOptions& o) {
@@ -32,36 +46,15 @@ GreFitResult fit_gre(const GreData& data, const GreFitOptions& o) {
   std::shared_ptr<infer::AutoNormal> mean_field;
   infer::Program guide;
   if (o.method == GreMethod::Pavi) {
-    PaviOptions po;
-    po.encoding = o.encoding;
-    po.encoding_dim = o.encoding_dim;
-    po.flow.hidden = o.hidden;
-    po.set_hidden = o.hidden;
-    po.batch_size["groups"] = batch;
-    if (o.encoding == Encoding::Set) po.element_data["groups"] = data.x;
-    po.seed = o.seed;
-    pavi = std::make_unique<PaviGuide>(model, po);
+    pavi = std::make_unique<PaviGuide>(model, pavi_options(o, data.x, batch));
     guide = pavi->program();
   } else {
     mean_field = std::make_shared<infer::AutoNormal>(model);
     mean_field->set_subsample_size("groups", batch);
     guide = mean_field->program();
   }
-  const double decay = std::pow(o.final_learning_rate / o.learning_rate, 1.0 / static_cast<double>(o.steps));
-  infer::Svi svi(model, guide, std::make_shared<infer::TraceElbo>(infer::ElboOptions{o.particles}),
-                 {o.learning_rate, o.seed, decay});
   GreFitResult r;
-  const auto start = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  for (int64_t i = 0; i < o.steps; ++i) {
-    r.elbo.push_back(svi.step());
-    r.seconds.push_back(elapsed());
-    if (o.max_seconds > 0 && r.seconds.back() > o.max_seconds) break;
-  }
-  r.steps = static_cast<int64_t>(r.elbo.size());
-  r.train_seconds = elapsed();
-  const int64_t tail = std::max<int64_t>(1, r.steps / 10);
-  for (int64_t i = r.steps - tail; i < r.steps; ++i) r.final_elbo += r.elbo[i] / static_cast<double>(tail);
+  static_cast<TrainingTrace&>(r) = train(model, guide, pavi.get(), o);
 
   const int64_t evaluated = o.evaluate_groups > 0 ? std::min(o.evaluate_groups, groups) : groups;
   const auto t_moments = std::chrono::steady_clock::now();
@@ -93,8 +86,7 @@ GreFitResult fit_gre(const GreData& data, const GreFitOptions& o) {
   Tensor g_err = ((r.fitted.mu_g_mean - exact.mu_g_mean) / exact.mu_g_sd).abs();
   r.mu_g_mean_error_sd_mean = g_err.mean().item<double>();
   r.mu_g_mean_error_sd_max = g_err.max().item<double>();
-  r.mu_g_sd_rel_error_mean =
-      (r.fitted.mu_g_sd / exact.mu_g_sd - 1).abs().mean().item<double>();
+  r.mu_g_sd_rel_error_mean = (r.fitted.mu_g_sd / exact.mu_g_sd - 1).abs().mean().item<double>();
   r.peak_rss_mb = io::peak_rss_mb();
   return r;
 }

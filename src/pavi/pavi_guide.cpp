@@ -7,12 +7,12 @@
 #include "amortize/model/module.hpp"
 #include "amortize/model/param_store.hpp"
 #include "amortize/model/primitives.hpp"
-#include "amortize/pavi/batching.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <numeric>
 #include <stdexcept>
@@ -40,6 +40,10 @@ void PaviGuide::setup() {
   ready_ = true;
   model::BlockHandler hide_creation;
   create_modules();
+  for (const auto& p : plates_) {
+    epoch_batches_.emplace(p.name, EpochBatches(p.size));
+    plate_depth_ = std::max(plate_depth_, -p.dim);
+  }
 }
 
 void PaviGuide::build_template() {
@@ -62,7 +66,8 @@ void PaviGuide::build_template() {
       continue;
     }
     if (!s.is_latent()) continue;
-    if (s.dist->is_discrete()) throw error(options_.prefix, "site '" + s.name + "' is discrete; PAVI needs continuous latents");
+    if (s.dist->is_discrete())
+      throw error(options_.prefix, "site '" + s.name + "' is discrete; PAVI needs continuous latents");
     s.value = s.value.detach().clone().requires_grad_(true);
     latent_names.push_back(s.name);
   }
@@ -115,8 +120,8 @@ void PaviGuide::build_template() {
       if (!grads[j].defined()) continue;
       const auto& parent = sites_[j];
       if (parent.plate && parent.plate != sites_[i].plate) {
-        throw error(options_.prefix, "site '" + sites_[i].name + "' depends on '" + parent.name +
-                                         "' of another plate; not supported");
+        throw error(options_.prefix,
+                    "site '" + sites_[i].name + "' depends on '" + parent.name + "' of another plate; not supported");
       }
       sites_[i].parents.push_back(parent.name);
     }
@@ -124,29 +129,43 @@ void PaviGuide::build_template() {
   // Only the plates holding latent sites; their batch sizes from the options.
   plates_.erase(std::remove_if(plates_.begin(), plates_.end(),
                                [&](const TemplatePlate& p) {
-                                 return std::none_of(sites_.begin(), sites_.end(), [&](const TemplateSite& s) { return s.plate == p.name; });
+                                 return std::none_of(sites_.begin(), sites_.end(),
+                                                     [&](const TemplateSite& s) { return s.plate == p.name; });
                                }),
                 plates_.end());
   for (auto& p : plates_) {
     auto it = options_.batch_size.find(p.name);
     if (it != options_.batch_size.end()) p.batch = it->second;
     if (p.batch < 1 || p.batch > p.size) {
-      throw error(options_.prefix, "batch size " + std::to_string(p.batch) + " of plate '" + p.name + "' is outside 1.." +
-                                       std::to_string(p.size));
+      throw error(options_.prefix, "batch size " + std::to_string(p.batch) + " of plate '" + p.name +
+                                       "' is outside 1.." + std::to_string(p.size));
     }
   }
 }
 
 void PaviGuide::create_modules() {
   const int64_t de = options_.encoding_dim;
+  int64_t largest_plate = 1;
+  for (const auto& p : plates_) largest_plate = std::max(largest_plate, p.size);
   for (auto& t : sites_) {
-    t.context_dim = de;
+    // A global site's context is a constant 1 and its parents: a learned global encoding fed
+    // through weights shared by location and scale would pass the location's subsampling noise
+    // (large at large plates) into the scale through Adam's shared steps.
+    t.context_dim = t.plate ? de : 1;
     if (options_.condition_on_parents || !t.plate) {
       for (const auto& p : t.parents) t.context_dim += site(p).dim;
     } else {
       t.parents.clear();
     }
-    ConditionalFlow flow(t.dim, t.context_dim, options_.flow, init_generator_);
+    ConditionalFlowOptions flow_options = options_.flow;
+    // Without parents the context is constant: the affine layers are plain affine maps.
+    if (!t.plate && t.parents.empty()) flow_options.linear_affine = true;
+    if (!t.plate) flow_options.init_scale = options_.global_init_scale / std::sqrt(static_cast<double>(largest_plate));
+    ConditionalFlow flow(t.dim, t.context_dim, flow_options, init_generator_);
+    // The parents' coefficients start at zero: a parent varies only over its guide's spread
+    // (for a global site of a large plate, far below the data's scale), so these weights get
+    // little gradient signal, and a random start would persist and bias the parent's scale.
+    flow->zero_context_weights(t.plate ? de : 1);
     flow->to(value_options_.device(), value_options_.dtype().toScalarType());
     flows_.emplace(t.name, flow);
   }
@@ -262,11 +281,22 @@ void PaviGuide::operator()() {
   std::map<std::string, Tensor> encodings;
   for (const auto& p : plates_) {
     auto fixed = fixed_indices_.find(p.name);
-    Tensor idx = fixed != fixed_indices_.end() ? fixed->second : sample_without_replacement(p.size, p.batch, batch_generator_);
+    Tensor idx;
+    if (fixed != fixed_indices_.end()) {
+      idx = fixed->second;
+    } else if (options_.reshuffle) {
+      idx = epoch_batches_.at(p.name).next(p.batch, batch_generator_);
+    } else {
+      idx = sample_without_replacement(p.size, p.batch, batch_generator_);
+    }
     model::Plate entered(p.name, p.size, {std::nullopt, idx, p.dim, true});
     indices[p.name] = idx;
   }
-  std::map<std::string, Tensor> z_values;  // unconstrained, flattened event
+  // Each site's base draw: what its children's flows read of it. Given the parameters, the base
+  // draw and the value determine each other (the flow is a bijection), so this conditions on
+  // the parent's value, standardised: zero-mean and unit-scale whatever the parent's location
+  // and spread, its coefficients are not confounded with the children's biases.
+  std::map<std::string, Tensor> base_draws;
   for (const auto& t : sites_) {
     std::unique_ptr<model::Plate> plate;
     std::vector<Tensor> context;
@@ -276,28 +306,31 @@ void PaviGuide::operator()() {
         if (p.name == *t.plate) tp = &p;
       }
       const Tensor& idx = indices.at(tp->name);
-      plate = std::make_unique<model::Plate>(tp->name, tp->size, model::Plate::Options{std::nullopt, idx, tp->dim, false});
+      plate =
+          std::make_unique<model::Plate>(tp->name, tp->size, model::Plate::Options{std::nullopt, idx, tp->dim, false});
       auto enc = encodings.find(tp->name);
       if (enc == encodings.end()) enc = encodings.emplace(tp->name, encode(*tp, idx)).first;
       context.push_back(enc->second);
     } else {
-      const std::string name = options_.prefix + ".global_encoding." + t.name;
-      Tensor init;
-      if (!model::active_param_store().contains(name)) {
-        init = (at::randn({options_.encoding_dim}, init_generator_, at::TensorOptions().dtype(at::kFloat)) *
-                options_.encoding_init_scale)
-                   .to(value_options_);
-      }
-      context.push_back(model::param(name, init));
+      context.push_back(at::ones({1}, value_options_));
     }
-    for (const auto& p : t.parents) context.push_back(z_values.at(p));
+    for (const auto& p : t.parents) context.push_back(base_draws.at(p));
     auto& flow = flows_.at(t.name);
     model::module(options_.prefix + ".flow." + t.name, flow);
     const dist::Normal base(at::zeros({t.dim}, value_options_), at::ones({t.dim}, value_options_));
     Tensor u = model::sample("_" + options_.prefix + "." + t.name + ".base", *base.to_event(1));
+    // A dim left of the plates' is the particles' (or the draws'): pair its halves. Global
+    // sites get (u, -u); local sites the same draw in both halves (common random numbers), so
+    // that within a pair only the global value moves and the batch's noise in the global
+    // site's scale gradient cancels to first order, the local draws' noise included.
+    if (options_.antithetic && antithetic_active_ && u.dim() - 1 > plate_depth_ && u.size(0) >= 2 &&
+        u.size(0) % 2 == 0) {
+      Tensor half = u.narrow(0, 0, u.size(0) / 2);
+      u = at::cat({half, t.plate ? half : -half}, 0);
+    }
     auto batch = u.sizes().slice(0, u.dim() - 1);
     auto [z, log_det] = flow->forward(u, broadcast_cat(context, batch));
-    z_values[t.name] = z;
+    base_draws[t.name] = u;
     Shape shaped(batch.begin(), batch.end());
     shaped.insert(shaped.end(), t.unconstrained_event_shape.begin(), t.unconstrained_event_shape.end());
     Tensor zu = z.reshape(shaped);
@@ -329,6 +362,12 @@ PaviGuide::Moments PaviGuide::moments(const std::string& name, int64_t draws, in
     return tracer.trace().at(name).value.to(at::kDouble);
   };
   auto saved = fixed_indices_;
+  // Every plate on fixed elements: the training's batch sequence must not move.
+  for (const auto& p : plates_) {
+    if (!fixed_indices_.count(p.name)) fixed_indices_[p.name] = at::arange(1, at::TensorOptions().dtype(at::kLong));
+  }
+  // Independent draws: the moments' Monte-Carlo error is then the textbook one.
+  antithetic_active_ = false;
   Moments out;
   auto event = t.event_shape;
   try {
@@ -360,9 +399,46 @@ PaviGuide::Moments PaviGuide::moments(const std::string& name, int64_t draws, in
     }
   } catch (...) {
     fixed_indices_ = saved;
+    antithetic_active_ = true;
     throw;
   }
   fixed_indices_ = saved;
+  antithetic_active_ = true;
+  return out;
+}
+
+std::map<std::string, Tensor> PaviGuide::batch_state() {
+  setup();
+  std::map<std::string, Tensor> state{{"generator", batch_generator_.get_state()}};
+  for (const auto& [plate, batches] : epoch_batches_) {
+    for (const auto& [key, value] : batches.state()) state[plate + "." + key] = value;
+  }
+  return state;
+}
+
+void PaviGuide::load_batch_state(const std::map<std::string, Tensor>& state) {
+  setup();
+  auto gen = state.find("generator");
+  if (gen == state.end()) throw error(options_.prefix, "batch state has no generator");
+  for (auto& [plate, batches] : epoch_batches_) {
+    std::map<std::string, Tensor> own;
+    const std::string head = plate + ".";
+    for (const auto& [key, value] : state) {
+      if (key.compare(0, head.size(), head) == 0) own[key.substr(head.size())] = value;
+    }
+    if (own.empty()) throw error(options_.prefix, "batch state has nothing for plate '" + plate + "'");
+    batches.load_state(own);
+  }
+  batch_generator_.set_state(gen->second);
+}
+
+std::vector<std::string> PaviGuide::shared_parameter_names() {
+  setup();
+  std::vector<std::string> out;
+  const std::string head = options_.prefix + ".", table = options_.prefix + ".encoding.";
+  for (const auto& name : model::active_param_store().names()) {
+    if (name.compare(0, head.size(), head) == 0 && name.compare(0, table.size(), table) != 0) out.push_back(name);
+  }
   return out;
 }
 

@@ -25,15 +25,20 @@ namespace amortize::pavi {
 class ConditionalLayer : public torch::nn::Module {
  public:
   virtual std::pair<Tensor, Tensor> forward(const Tensor& u, const Tensor& context) = 0;
+  // Zeroes the weights reading context entries first.. (they then start without influence).
+  virtual void zero_context_weights(int64_t first) = 0;
 };
 
 // z = shift(c) + L(c) u with L lower triangular: diagonal softplus(.) > 0 and, when
-// `lower_triangular`, free strictly-lower entries. The initial scale is `init_scale`.
+// `lower_triangular`, free strictly-lower entries. The initial scale is `init_scale`. The
+// conditioner is an MLP with `hidden` units plus a linear skip; hidden = 0 leaves only the
+// linear map (with a constant context: free location and scale parameters).
 class ConditionalAffineImpl : public ConditionalLayer {
  public:
   ConditionalAffineImpl(int64_t dim, int64_t context_dim, int64_t hidden, bool lower_triangular, double init_scale,
                         at::Generator generator);
   std::pair<Tensor, Tensor> forward(const Tensor& u, const Tensor& context) override;
+  void zero_context_weights(int64_t first) override;
 
  private:
   int64_t dim_, context_dim_;
@@ -48,8 +53,10 @@ TORCH_MODULE(ConditionalAffine);
 // z_i = shift_i(u_<i, c) + scale_i(u_<i, c) u_i. `reverse` reverses the variable order.
 class ConditionalAutoregressiveImpl : public ConditionalLayer {
  public:
-  ConditionalAutoregressiveImpl(int64_t dim, int64_t context_dim, int64_t hidden, bool reverse, at::Generator generator);
+  ConditionalAutoregressiveImpl(int64_t dim, int64_t context_dim, int64_t hidden, bool reverse,
+                                at::Generator generator);
   std::pair<Tensor, Tensor> forward(const Tensor& u, const Tensor& context) override;
+  void zero_context_weights(int64_t first) override;
 
  private:
   int64_t dim_;
@@ -65,6 +72,8 @@ struct ConditionalFlowOptions {
   int64_t hidden = 32;
   bool lower_triangular = false;
   double init_scale = 0.1;
+  // The affine layers' conditioners are linear in the context (no hidden layer).
+  bool linear_affine = false;
 };
 
 // A stack of conditional layers on a standard-normal base of dimension D.
@@ -76,6 +85,8 @@ class ConditionalFlowImpl : public torch::nn::Module {
   std::pair<Tensor, Tensor> forward(const Tensor& u, const Tensor& context);
   int64_t dim() const { return dim_; }
   int64_t context_dim() const { return context_dim_; }
+  // Every layer starts without influence from context entries first.. (see PaviGuide: parents).
+  void zero_context_weights(int64_t first);
 
  private:
   int64_t dim_, context_dim_;

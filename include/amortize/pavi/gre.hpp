@@ -29,8 +29,8 @@ struct GreDataOptions {
 // A synthetic data set drawn from the prior: x has shape [G, N, D]; the true values come along.
 struct GreData {
   Tensor x;
-  Tensor true_mu;     // [D]
-  Tensor true_mu_g;   // [G, D]
+  Tensor true_mu;    // [D]
+  Tensor true_mu_g;  // [G, D]
 };
 GreData generate_gre(const GreDataOptions& options);
 
@@ -50,7 +50,7 @@ GrePosterior gre_mean_field_optimum(const Tensor& x, const GreScales& scales = {
 // observed "x" (plate "groups", event [N, D]). batch_size < G subsamples the groups.
 struct GreModel {
   GreModel(Tensor data, int64_t batch = 0, GreScales s = {}) : x(std::move(data)), batch_size(batch), scales(s) {}
-  Tensor x;  // [G, N, D]
+  Tensor x;                // [G, N, D]
   int64_t batch_size = 0;  // 0: all groups
   GreScales scales;
   void operator()() const;

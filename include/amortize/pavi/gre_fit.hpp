@@ -6,6 +6,7 @@
 #include "amortize/io/process_memory.hpp"
 #include "amortize/pavi/gre.hpp"
 #include "amortize/pavi/pavi_guide.hpp"
+#include "amortize/pavi/training.hpp"
 
 #include <string>
 #include <vector>
@@ -14,31 +15,26 @@ namespace amortize::pavi {
 
 enum class GreMethod { Pavi, MeanField };
 
-struct GreFitOptions {
+// The training loop's settings (steps, particles, learning rates, seed, averaging, time limit)
+// and the guide's.
+struct GreFitOptions : TrainingOptions {
   GreMethod method = GreMethod::Pavi;
   Encoding encoding = Encoding::Free;
   int64_t batch = 1000;  // groups per step (capped at G)
-  int64_t steps = 2000;
-  int64_t particles = 1;
-  double learning_rate = 0.02;
-  double final_learning_rate = 0.0005;  // reached by exponential decay at the last step
-  uint64_t seed = 1;
+  // PAVI: batches sweep the groups in random epochs; base draws in antithetic pairs.
+  bool reshuffle = true;
+  bool antithetic = true;
   int64_t encoding_dim = 8;
   int64_t hidden = 32;
   // Moments of the local sites are computed over this many groups at most (0: all), in chunks.
   int64_t evaluate_groups = 0;
   int64_t draws = 200;
   int64_t chunk = 100000;
-  double max_seconds = 0;  // > 0: stop training after this much wall time
 };
 
-struct GreFitResult {
-  std::vector<double> elbo;     // per step
-  std::vector<double> seconds;  // wall time at the end of each step
-  double final_elbo = 0;        // mean of the last 10 % of the steps' estimates
-  double train_seconds = 0;
+// The training trace (ELBO per step against wall time) and the measurements.
+struct GreFitResult : TrainingTrace {
   double moments_seconds = 0;
-  int64_t steps = 0;
   int64_t n_parameters = 0;
   int64_t latent_dims = 0;
   double peak_rss_mb = 0;
@@ -50,6 +46,9 @@ struct GreFitResult {
 
 GreFitResult fit_gre(const GreData& data, const GreFitOptions& options);
 
+// The PAVI guide's settings from a fit's options (shared by the models' fits): `data`
+// [G, N, F] is the groups' data for set encodings, `batch` groups a step.
+PaviOptions pavi_options(const GreFitOptions& options, const Tensor& data, int64_t batch);
 
 std::string to_string(GreMethod method, Encoding encoding);
 

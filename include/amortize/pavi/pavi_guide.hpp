@@ -4,7 +4,9 @@
 // Each template site gets ONE conditional normalizing flow, shared by all elements of its
 // plate, on a standard-normal base and mapped onto the site's support by biject_to. A local
 // site's flow is conditioned on the element's encoding E_g and on the sampled (unconstrained)
-// values of its parents; a global site's flow on a free global encoding and its parents.
+// values of its parents; a global site's flow on its parents only (with none, its affine layers
+// are plain affine maps with their own location and scale: a learned global encoding shared
+// by both would carry the location's subsampling noise into the scale).
 //   PAVI-F (Encoding::Free): E is a learned [plate size, D_E] table, read with a sparse
 //     embedding lookup, so a step's gradient (and a sparse optimiser's update) touches only the
 //     batch's rows.
@@ -12,10 +14,15 @@
 //     plate size; the data are given per plate as a [size, N, F] tensor.
 // Each run draws a batch of elements per subsampled plate (the model replays it), and the
 // plate scales every log p and log q term inside it by size / batch: the ELBO estimate is
-// unbiased. Supported structure: global sites (no plate) and local sites in one plate.
+// unbiased. Batches sweep the plate in random epochs (EpochBatches) unless told otherwise.
+// With an even number of vectorised particles the base draws come in antithetic pairs (u, -u),
+// which cancels the batch's sampling noise from the gradient of every scale to first order:
+// without it the scale of a global site whose posterior sd is far below that noise barely
+// moves. Supported structure: global sites (no plate) and local sites in one plate.
 #pragma once
 #include "amortize/dist/transforms/transform.hpp"
 #include "amortize/infer/elbo.hpp"
+#include "amortize/pavi/batching.hpp"
 #include "amortize/pavi/conditional_flow.hpp"
 #include "amortize/pavi/set_encoder.hpp"
 
@@ -36,6 +43,12 @@ struct PaviOptions {
   ConditionalFlowOptions flow;
   // Local flows also see their parents' sampled values (else only the encoding).
   bool condition_on_parents = true;
+  // Initial scale of the global sites' flows: global_init_scale / sqrt(largest plate size).
+  // Small on purpose: from below, a scale's ELBO gradient is bounded by the entropy term's; from
+  // above it grows as (scale / posterior sd)^2, and Adam's memory of those early large gradients
+  // then stalls the scale for thousands of steps. A global site's posterior sd shrinks as
+  // 1 / sqrt(plate size), hence the division.
+  double global_init_scale = 0.1;
   // Free encodings start as N(0, s^2) draws.
   double encoding_init_scale = 0.1;
   // PAVI-E: each plate's per-element data, [plate size, N, F] (row g is element g's set).
@@ -43,6 +56,10 @@ struct PaviOptions {
   int64_t set_hidden = 32;
   // Batch size per plate (absent: the batch size the model asks for).
   std::map<std::string, int64_t> batch_size;
+  // Batches sweep each plate in a random order per epoch (else independent uniform subsets).
+  bool reshuffle = true;
+  // With an even number of particles, the second half's base draws are minus the first's.
+  bool antithetic = true;
   // Seeds the initial parameters and the batch draws.
   uint64_t seed = 0;
   std::string prefix = "pavi";
@@ -60,7 +77,7 @@ struct TemplateSite {
   dist::TransformPtr transform;  // unconstrained -> support
   Shape event_shape;             // constrained
   Shape unconstrained_event_shape;
-  int64_t dim = 0;               // flattened unconstrained event size
+  int64_t dim = 0;  // flattened unconstrained event size
   std::optional<std::string> plate;
   std::vector<std::string> parents;  // latent sites whose values the flow conditions on
   int64_t context_dim = 0;
@@ -83,6 +100,14 @@ class PaviGuide {
   void clear_fixed_indices() { fixed_indices_.clear(); }
   // The generator the batches are drawn from (seeded by PaviOptions::seed).
   at::Generator& batch_generator() { return batch_generator_; }
+  // Everything the batch draws depend on (generator state, each plate's epoch order and
+  // position): saved with a checkpoint (TrainerOptions::save_extra_state) and restored by
+  // load_batch_state, so that a resumed run draws the same batches as an uninterrupted one.
+  std::map<std::string, Tensor> batch_state();
+  void load_batch_state(const std::map<std::string, Tensor>& state);
+  // Names (in the active parameter store) of the parameters shared by all elements: flows,
+  // set encoders; not the free per-element encoding tables.
+  std::vector<std::string> shared_parameter_names();
 
   // Number of latent dimensions of the full model (all plate elements).
   int64_t latent_dim();
@@ -114,6 +139,9 @@ class PaviGuide {
   std::map<std::string, ConditionalFlow> flows_;
   std::map<std::string, DeepSetEncoder> encoders_;
   std::map<std::string, Tensor> fixed_indices_;
+  std::map<std::string, EpochBatches> epoch_batches_;
+  int64_t plate_depth_ = 0;
+  bool antithetic_active_ = true;
   at::Generator init_generator_;
   at::Generator batch_generator_;
 };

@@ -25,9 +25,11 @@ void perturb(torch::nn::Module& m, uint64_t seed) {
   for (auto& p : m.parameters()) p.add_(at::randn(p.sizes(), g, p.options()) * 0.3);
 }
 
-void expect_log_det_matches_jacobian(torch::nn::Module& layer_module,
-                                     const std::function<std::pair<Tensor, Tensor>(const Tensor&, const Tensor&)>& f,
-                                     int64_t dim, int64_t context_dim, bool lower_triangular_jacobian) {
+// log|det J| of f against the autograd Jacobian at random points (and, when asked, J lower
+// triangular); batched rows give the per-row results.
+::testing::AssertionResult log_det_matches_jacobian(
+    torch::nn::Module& layer_module, const std::function<std::pair<Tensor, Tensor>(const Tensor&, const Tensor&)>& f,
+    int64_t dim, int64_t context_dim, bool lower_triangular_jacobian) {
   perturb(layer_module, 7);
   auto g = gen(5);
   for (int rep = 0; rep < 3; ++rep) {
@@ -35,20 +37,24 @@ void expect_log_det_matches_jacobian(torch::nn::Module& layer_module,
     Tensor c = at::randn({context_dim}, g, f64());
     Tensor jac = amortize::testing::autograd_jacobian([&](const Tensor& x) { return f(x, c).first; }, u);
     const double expected = std::get<1>(at::linalg_slogdet(jac)).item<double>();
-    EXPECT_NEAR(f(u, c).second.item<double>(), expected, 1e-9);
-    if (lower_triangular_jacobian) {
-      EXPECT_EQ(at::triu(jac, 1).abs().max().item<double>(), 0.0);
+    const double got = f(u, c).second.item<double>();
+    if (!(std::abs(got - expected) <= 1e-9)) {
+      return ::testing::AssertionFailure() << "log-det " << got << " != log|det J| " << expected << " at draw " << rep;
+    }
+    if (lower_triangular_jacobian && at::triu(jac, 1).abs().max().item<double>() != 0.0) {
+      return ::testing::AssertionFailure() << "Jacobian not lower triangular at draw " << rep << ":\n" << jac;
     }
   }
-  // Batched: one row per context gives the per-row results.
   Tensor u = at::randn({4, dim}, g, f64());
   Tensor c = at::randn({4, context_dim}, g, f64());
   auto [z, ld] = f(u, c);
   for (int64_t i = 0; i < 4; ++i) {
     auto [zi, ldi] = f(u[i], c[i]);
-    EXPECT_TRUE(at::allclose(z[i], zi, 1e-12, 1e-12));
-    EXPECT_NEAR(ld[i].item<double>(), ldi.item<double>(), 1e-12);
+    if (!at::allclose(z[i], zi, 1e-12, 1e-12) || std::abs(ld[i].item<double>() - ldi.item<double>()) > 1e-12) {
+      return ::testing::AssertionFailure() << "batched row " << i << " differs from its own evaluation";
+    }
   }
+  return ::testing::AssertionSuccess();
 }
 }  // namespace
 
@@ -56,8 +62,9 @@ TEST(ConditionalAffine, LogDetMatchesJacobianDiagonalAndLowerTriangular) {
   for (bool lower : {false, true}) {
     ConditionalAffine layer(3, 2, 8, lower, 0.3, gen(1));
     layer->to(at::kDouble);
-    expect_log_det_matches_jacobian(*layer, [&](const Tensor& u, const Tensor& c) { return layer->forward(u, c); }, 3, 2,
-                                    true);
+    EXPECT_TRUE(log_det_matches_jacobian(
+        *layer, [&](const Tensor& u, const Tensor& c) { return layer->forward(u, c); }, 3, 2, true))
+        << "lower " << lower;
   }
 }
 
@@ -79,14 +86,15 @@ TEST(ConditionalAutoregressive, IsAutoregressiveAndItsLogDetMatchesTheJacobian) 
     auto f = [&](const Tensor& u, const Tensor& c) { return layer->forward(u, c); };
     // In the reversed order the Jacobian is upper triangular: check it through flipped inputs.
     if (!reverse) {
-      expect_log_det_matches_jacobian(*layer, f, 4, 3, true);
+      EXPECT_TRUE(log_det_matches_jacobian(*layer, f, 4, 3, true));
     } else {
-      expect_log_det_matches_jacobian(
-          *layer, [&](const Tensor& u, const Tensor& c) {
+      EXPECT_TRUE(log_det_matches_jacobian(
+          *layer,
+          [&](const Tensor& u, const Tensor& c) {
             auto [z, ld] = layer->forward(u.flip(-1), c);
             return std::make_pair(z.flip(-1), ld);
           },
-          4, 3, true);
+          4, 3, true));
     }
   }
 }
@@ -98,8 +106,8 @@ TEST(ConditionalFlow, StackedLayersAddTheirLogDets) {
   o.lower_triangular = true;
   ConditionalFlow flow(3, 4, o, gen(4));
   flow->to(at::kDouble);
-  expect_log_det_matches_jacobian(*flow, [&](const Tensor& u, const Tensor& c) { return flow->forward(u, c); }, 3, 4,
-                                  false);
+  EXPECT_TRUE(log_det_matches_jacobian(
+      *flow, [&](const Tensor& u, const Tensor& c) { return flow->forward(u, c); }, 3, 4, false));
 }
 
 TEST(BroadcastCat, BroadcastsBatchShapesAndConcatenates) {
@@ -148,4 +156,71 @@ TEST(SampleWithoutReplacement, DistinctInRangeAndUniform) {
   EXPECT_LT((first - e1).abs().max().item<double>(), 4.5 * sd1);
   EXPECT_TRUE(at::equal(sample_without_replacement(4, 4, g), at::arange(4, at::TensorOptions().dtype(at::kLong))));
   EXPECT_THROW(sample_without_replacement(4, 5, g), std::invalid_argument);
+}
+
+TEST(ConditionalAffine, LinearConditionerAndZeroedContextWeights) {
+  ConditionalFlowOptions o;
+  o.linear_affine = true;
+  o.autoregressive_layers = 1;
+  ConditionalFlow flow(2, 3, o, gen(9));
+  flow->to(at::kDouble);
+  // No hidden layer in the affine layer; the log-det still matches the Jacobian.
+  EXPECT_TRUE(log_det_matches_jacobian(
+      *flow, [&](const Tensor& u, const Tensor& c) { return flow->forward(u, c); }, 2, 3, false));
+  // Zeroed weights on context entries 1.. : changing those entries changes nothing.
+  flow->zero_context_weights(1);
+  auto g = gen(10);
+  Tensor u = at::randn({5, 2}, g, f64());
+  Tensor c = at::randn({5, 3}, g, f64());
+  Tensor c2 = c.clone();
+  c2.narrow(1, 1, 2).add_(3.0);
+  EXPECT_TRUE(at::equal(flow->forward(u, c).first, flow->forward(u, c2).first));
+  Tensor c3 = c.clone();
+  c3.narrow(1, 0, 1).add_(3.0);
+  EXPECT_FALSE(at::allclose(flow->forward(u, c).first, flow->forward(u, c3).first));
+}
+
+TEST(EpochBatches, EveryEpochVisitsEachElementOnceInARandomOrder) {
+  auto g = gen(11);
+  const int64_t n = 40, b = 8, epochs = 2000;
+  EpochBatches batches(n);
+  Tensor first_batch_counts = at::zeros({n}, f64());
+  for (int64_t e = 0; e < epochs; ++e) {
+    std::set<int64_t> seen;
+    for (int64_t i = 0; i < n / b; ++i) {
+      Tensor idx = batches.next(b, g);
+      ASSERT_EQ(idx.numel(), b);
+      seen.insert(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + b);
+      if (i == 0) first_batch_counts.index_add_(0, idx, at::ones({b}, f64()));
+    }
+    ASSERT_EQ(static_cast<int64_t>(seen.size()), n) << "epoch " << e;
+    ASSERT_EQ(batches.epochs(), e + 1);
+  }
+  // Each epoch's order is fresh: an element is in the first batch with probability b / n,
+  // counts ~ Binomial(2000, 0.2), sd 17.9.
+  const double expected = epochs * 0.2, sd = std::sqrt(epochs * 0.2 * 0.8);
+  EXPECT_LT((first_batch_counts - expected).abs().max().item<double>(), 4.5 * sd);
+  // A batch that does not divide the plate: the tail is skipped, batches stay distinct.
+  EpochBatches odd(10);
+  Tensor a = odd.next(4, g), c = odd.next(4, g), d = odd.next(4, g);
+  EXPECT_EQ(odd.epochs(), 2);
+  EXPECT_EQ(std::get<0>(at::_unique(d)).numel(), 4);
+  EXPECT_THROW(odd.next(11, g), std::invalid_argument);
+}
+
+TEST(EpochBatches, StateRoundTripContinuesTheSameSweep) {
+  auto g1 = gen(12);
+  EpochBatches a(30);
+  for (int i = 0; i < 4; ++i) a.next(7, g1);
+  auto saved_state = a.state();
+  const Tensor saved_gen = g1.get_state();
+  std::vector<Tensor> expected;
+  for (int i = 0; i < 6; ++i) expected.push_back(a.next(7, g1));
+  EpochBatches b(30);
+  b.load_state(saved_state);
+  auto g2 = gen(99);
+  g2.set_state(saved_gen);
+  for (int i = 0; i < 6; ++i) EXPECT_TRUE(at::equal(b.next(7, g2), expected[static_cast<size_t>(i)])) << i;
+  EpochBatches wrong(31);
+  EXPECT_THROW(wrong.load_state(saved_state), std::invalid_argument);
 }

@@ -1,7 +1,7 @@
 // GRE: the closed-form posterior against dense linear algebra, the model's log joint against a
 // hand computation, and the data generator's reproducibility.
-#include "amortize/model/handlers.hpp"
 #include "amortize/pavi/gre.hpp"
+#include "amortize/model/handlers.hpp"
 
 #include <gtest/gtest.h>
 
@@ -78,9 +78,10 @@ TEST(Gre, ModelLogJointMatchesAHandComputationAndScalesItsBatch) {
     Tensor idx = tr.at("groups").value;
     ASSERT_EQ(mu_g.sizes(), (std::vector<int64_t>{batch, 2}));
     const double scale = 8.0 / static_cast<double>(batch);
-    Tensor expected = normal_lp(mu, at::zeros_like(mu), scales.mu) +
-                      scale * (normal_lp(mu_g, mu.expand_as(mu_g), scales.group) +
-                               normal_lp(data.x.index_select(0, idx), mu_g.unsqueeze(1).expand({batch, 3, 2}), scales.obs));
+    Tensor expected =
+        normal_lp(mu, at::zeros_like(mu), scales.mu) +
+        scale * (normal_lp(mu_g, mu.expand_as(mu_g), scales.group) +
+                 normal_lp(data.x.index_select(0, idx), mu_g.unsqueeze(1).expand({batch, 3, 2}), scales.obs));
     EXPECT_NEAR(tr.log_prob_sum().item<double>(), expected.item<double>(), 1e-9);
   }
 }

@@ -1,0 +1,40 @@
+// The training loop shared by the PAVI fits and their mean-field baseline: SVI with Adam and an
+// exponentially decaying learning rate, the ELBO recorded against wall time, and (for a PAVI
+// guide) Polyak-Ruppert averaging of the shared parameters over the run's tail. Averaging is
+// what brings a global site of a large plate to its posterior mean: each step's batch moves it
+// by a sampling noise of many posterior sds, which the average cancels.
+#pragma once
+#include "amortize/infer/elbo.hpp"
+#include "amortize/pavi/pavi_guide.hpp"
+
+#include <vector>
+
+namespace amortize::pavi {
+
+struct TrainingOptions {
+  int64_t steps = 2000;
+  // Vectorised particles; an even number makes PAVI's base draws antithetic pairs.
+  int64_t particles = 2;
+  double learning_rate = 0.02;
+  double final_learning_rate = 0.0005;  // reached by exponential decay at the last step
+  uint64_t seed = 1;
+  // Averaging of the PAVI guide's shared parameters over the steps after this fraction of the
+  // run; the guide keeps the average at the end. 1: off.
+  double average_from = 0.5;
+  double max_seconds = 0;  // > 0: stop after this much wall time
+};
+
+struct TrainingTrace {
+  std::vector<double> elbo;     // per step
+  std::vector<double> seconds;  // wall time at the end of each step
+  double final_elbo = 0;        // mean of the last 10 % of the steps' estimates
+  double train_seconds = 0;
+  int64_t steps = 0;
+};
+
+// Trains the parameters of the active parameter store; `pavi` (may be null) names the guide
+// whose shared parameters are averaged.
+TrainingTrace train(const infer::Program& model, const infer::Program& guide, PaviGuide* pavi,
+                    const TrainingOptions& options);
+
+}  // namespace amortize::pavi

@@ -1,0 +1,56 @@
+#include "amortize/pavi/training.hpp"
+
+#include "amortize/infer/svi.hpp"
+#include "amortize/model/param_store.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+namespace amortize::pavi {
+
+TrainingTrace train(const infer::Program& model, const infer::Program& guide, PaviGuide* pavi,
+                    const TrainingOptions& o) {
+  if (o.steps < 1) throw std::invalid_argument("pavi::train: steps must be at least 1");
+  if (o.particles < 1) throw std::invalid_argument("pavi::train: particles must be at least 1");
+  const double decay = std::pow(o.final_learning_rate / o.learning_rate, 1.0 / static_cast<double>(o.steps));
+  infer::Svi svi(model, guide, std::make_shared<infer::TraceElbo>(infer::ElboOptions{o.particles}),
+                 {o.learning_rate, o.seed, decay});
+  auto& store = model::active_param_store();
+  TrainingTrace r;
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  const auto average_start = static_cast<int64_t>(std::ceil(o.average_from * static_cast<double>(o.steps)));
+  std::map<std::string, Tensor> average;
+  int64_t averaged = 0;
+  for (int64_t i = 0; i < o.steps; ++i) {
+    r.elbo.push_back(svi.step());
+    if (pavi && i >= average_start) {
+      at::NoGradGuard no_grad;
+      if (average.empty()) {
+        for (const auto& name : pavi->shared_parameter_names())
+          average[name] = store.entry(name).unconstrained.detach().clone();
+      } else {
+        const double w = 1.0 / static_cast<double>(averaged + 1);
+        for (auto& [name, avg] : average) avg.lerp_(store.entry(name).unconstrained.detach(), w);
+      }
+      ++averaged;
+    }
+    r.seconds.push_back(elapsed());
+    if (o.max_seconds > 0 && r.seconds.back() > o.max_seconds) break;
+  }
+  if (!average.empty()) {
+    at::NoGradGuard no_grad;
+    for (auto& [name, avg] : average) store.entry(name).unconstrained.copy_(avg);
+  }
+  r.steps = static_cast<int64_t>(r.elbo.size());
+  r.train_seconds = elapsed();
+  const int64_t tail = std::max<int64_t>(1, r.steps / 10);
+  for (int64_t i = r.steps - tail; i < r.steps; ++i)
+    r.final_elbo += r.elbo[static_cast<size_t>(i)] / static_cast<double>(tail);
+  return r;
+}
+
+}  // namespace amortize::pavi
