@@ -7,12 +7,15 @@
 //   vae_fashion_mnist [--epochs E] [--threads T[,T2...]] [--objective elbo|iwae] [--particles K]
 //                     [--seed S] [--loglik-images N] [--data DIR] [--trace FILE]
 //                     [--flush-denormal 0|1] [--interleave 0|1] [--parallel data|blas]
-// With several thread counts the epochs cycle through them and the JSON has the speed-up.
+// With several thread counts the epochs cycle through them and the JSON has the speed-up, and
+// for `--parallel data` the data-parallel sgemm limit: T threads each running the products of
+// its share of a batch at once (smaller products run at a lower rate than the whole batch's).
 // Run from the repository root; needs Debian's dataset-fashion-mnist.
 #include "amortize/model/param_store.hpp"
 #include "amortize/vae/fashion_mnist.hpp"
 #include "amortize/vae/threads.hpp"
 #include "amortize/vae/trainer.hpp"
+#include "amortize/vae/worker_pool.hpp"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -21,8 +24,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -94,6 +99,37 @@ double median_of(std::vector<double> v) {
   return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// One batch's products split over `workers` threads at once, each running its share's rows with
+// one-thread BLAS: what `--parallel data` could reach if nothing else cost. Median seconds, and
+// the median over runs of the slowest thread's CPU time (robust to other jobs on the machine).
+std::pair<double, double> data_parallel_products_median(const vae::VaeOptions& o, int64_t batch, int64_t particles,
+                                                        int workers, int repeats) {
+  std::vector<std::unique_ptr<ProductPass>> passes;
+  for (int w = 0; w < workers; ++w) {
+    const int64_t rows = batch * (w + 1) / workers - batch * w / workers;
+    passes.push_back(std::make_unique<ProductPass>(step_products(o, rows, particles)));
+  }
+  vae::WorkerPool pool(workers);
+  std::vector<double> times, cpu_times, cpu(static_cast<size_t>(workers));
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    pool.run([&](int64_t w) {
+      const double c = thread_cpu_seconds();
+      passes[static_cast<size_t>(w)]->run();
+      cpu[static_cast<size_t>(w)] = thread_cpu_seconds() - c;
+    });
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    cpu_times.push_back(*std::max_element(cpu.begin(), cpu.end()));
+  }
+  return {median_of(times), median_of(cpu_times)};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,6 +177,14 @@ int main(int argc, char** argv) {
   const double epoch_flops = full * full_flops + (rest ? flops(rest_products) : 0.0);
   ProductPass full_pass(full_products), rest_pass(rest_products);
   const double sgemm_seconds = full * full_pass.median(40) + (rest ? rest_pass.median(40) : 0.0);
+  std::map<int, double> data_parallel_limit, data_parallel_cpu_limit;  // per thread count above 1
+  for (int t : thread_list) {
+    if (t < 2 || !data_parallel || data_parallel_limit.count(t)) continue;
+    const auto whole = data_parallel_products_median(options, batch, particles, t, 40);
+    const auto last = rest ? data_parallel_products_median(options, rest, particles, t, 40) : std::make_pair(0.0, 0.0);
+    data_parallel_limit[t] = full * whole.first + last.first;
+    data_parallel_cpu_limit[t] = full * whole.second + last.second;
+  }
   // Interleaved: one single-thread pass of a full step's products after every training step, so
   // that the reference sees the same machine load as the epoch (other jobs share the cores).
   std::vector<double> passes;
@@ -184,7 +228,7 @@ int main(int argc, char** argv) {
   }
   // Epochs cycle through the thread counts, so each count's median comes from the same stretch
   // of machine load as the others'.
-  std::map<int, std::vector<double>> seconds, ratios;
+  std::map<int, std::vector<double>> seconds, ratios, cpu_seconds;
   for (int64_t e = 0; e < epochs; ++e) {
     current_threads = thread_list[static_cast<size_t>(e) % thread_list.size()];
     const auto settings = apply_threads(trainer);
@@ -192,9 +236,11 @@ int main(int argc, char** argv) {
     auto r = trainer.epoch();
     auto test = vae::evaluate(net, data.test, vae::BoundKind::Elbo, 1, at::make_generator<at::CPUGeneratorImpl>(100 + e));
     nlohmann::json row{{"epoch", r.epoch}, {"threads", current_threads}, {"workers", trainer.options().workers}, {"openblas_threads", settings.openblas},
-                       {"openmp_threads", settings.openmp}, {"seconds", r.seconds}, {"train_elbo", r.train_bound},
+                       {"openmp_threads", settings.openmp}, {"seconds", r.seconds},
+                       {"critical_cpu_seconds", r.critical_cpu_seconds}, {"train_elbo", r.train_bound},
                        {"test_elbo", test.per_image}, {"test_elbo_seconds", test.seconds}};
     seconds[current_threads].push_back(r.seconds);
+    cpu_seconds[current_threads].push_back(r.critical_cpu_seconds);
     if (!passes.empty()) {
       const double pass = std::accumulate(passes.begin(), passes.end(), 0.0) / static_cast<double>(passes.size());
       const double limit = pass * (static_cast<double>(full) + (rest ? flops(rest_products) / full_flops : 0.0));
@@ -212,11 +258,24 @@ int main(int argc, char** argv) {
   out["epoch_matmul_gflop"] = epoch_flops / 1e9;
   out["sgemm_1thread_gflops"] = epoch_flops / sgemm_seconds / 1e9;
   out["sgemm_limited_seconds_per_epoch"] = sgemm_seconds;
+  for (const auto& [t, limit] : data_parallel_limit) {
+    out["data_parallel_sgemm_limit"]["threads_" + std::to_string(t)] = {
+        {"seconds_per_epoch", limit},
+        {"speedup_over_1_thread", sgemm_seconds / limit},
+        {"slowest_thread_cpu_seconds_per_epoch", data_parallel_cpu_limit[t]}};
+  }
   for (const auto& [t, s] : seconds) {
     const std::string key = "threads_" + std::to_string(t);
     out[key]["seconds_per_epoch_median"] = median_of(s);
+    out[key]["critical_cpu_seconds_per_epoch_median"] = median_of(cpu_seconds[t]);
     out[key]["ratio_to_sgemm_limit"] = median_of(s) / sgemm_seconds;
     if (ratios.count(t)) out[key]["ratio_to_sgemm_limit_interleaved_median"] = median_of(ratios[t]);
+    if (data_parallel_limit.count(t)) {
+      out[key]["sgemm_limited_seconds_data_parallel"] = data_parallel_limit[t];
+      out[key]["ratio_to_data_parallel_sgemm_limit"] = median_of(s) / data_parallel_limit[t];
+      out[key]["critical_cpu_ratio_to_data_parallel_sgemm_cpu_limit"] =
+          median_of(cpu_seconds[t]) / data_parallel_cpu_limit[t];
+    }
   }
   if (seconds.size() > 1) {
     // Speed-up of each count over the first, and in units of the interleaved reference (robust to load).
@@ -225,6 +284,9 @@ int main(int argc, char** argv) {
       if (t == base) continue;
       const std::string key = "threads_" + std::to_string(t);
       out[key]["speedup_over_" + std::to_string(base)] = median_of(seconds[base]) / median_of(s);
+      // Load-robust: the critical path's CPU time, as if each worker had a core of its own.
+      out[key]["speedup_over_" + std::to_string(base) + "_critical_cpu"] =
+          median_of(cpu_seconds[base]) / median_of(cpu_seconds[t]);
       if (ratios.count(t) && ratios.count(base)) {
         out[key]["speedup_over_" + std::to_string(base) + "_interleaved"] = median_of(ratios[base]) / median_of(ratios[t]);
       }

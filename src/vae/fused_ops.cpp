@@ -45,6 +45,33 @@ class SoftplusFn : public torch::autograd::Function<SoftplusFn> {
   }
 };
 
+// softplus(x W^T + b) for x (rows, in): one product without the bias (addmm would first copy
+// the broadcast bias into the output), then the bias added inside the softplus pass; the
+// backward gives the bias's gradient from the same pass as the pre-activation's.
+class LinearSoftplusFn : public torch::autograd::Function<LinearSoftplusFn> {
+ public:
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    const Tensor a = at::mm(x, weight.t());
+    Tensor h = at::empty_like(a), sig = at::empty_like(a);
+    kernels::softplus_bias(a.data_ptr<float>(), bias.data_ptr<float>(), h.data_ptr<float>(), sig.data_ptr<float>(),
+                           a.size(0), a.size(1));
+    ctx->save_for_backward({x, weight, sig});
+    return h;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor& x = saved[0];
+    const Tensor& weight = saved[1];
+    const Tensor& sig = saved[2];
+    const Tensor g = grads[0].contiguous();
+    Tensor da = at::empty_like(sig), dbias = at::empty({sig.size(1)}, sig.options());
+    kernels::softplus_bias_backward(g.data_ptr<float>(), sig.data_ptr<float>(), da.data_ptr<float>(),
+                                    dbias.data_ptr<float>(), sig.size(0), sig.size(1));
+    Tensor dx = ctx->needs_input_grad(0) ? at::mm(da, weight) : Tensor();
+    return {dx, at::mm(da.t(), x), dbias};
+  }
+};
+
 // The fast path: d (if defined) receives x - sigmoid(l).
 Tensor bernoulli_forward(const Tensor& logits, const Tensor& x, Tensor* d) {
   const int64_t cols = logits.size(-1);
@@ -116,6 +143,31 @@ Tensor softplus(const Tensor& a) {
   Tensor h = at::empty_like(a);
   softplus_into(a, h, nullptr);
   return h;
+}
+
+Tensor linear_softplus(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  const bool ok = x.dim() >= 1 && weight.dim() == 2 && bias.dim() == 1 && x.size(-1) == weight.size(1) &&
+                  bias.size(0) == weight.size(0);
+  if (!ok) {
+    throw std::invalid_argument("linear_softplus: input " + dist::shape_string(x.sizes()) + ", weight " +
+                                dist::shape_string(weight.sizes()) + " and bias " + dist::shape_string(bias.sizes()) +
+                                " do not fit");
+  }
+  if (!fast(x) || !fast(weight) || !fast(bias) || x.numel() == 0) return vae::softplus(at::linear(x, weight, bias));
+  auto out_shape = x.sizes().vec();
+  out_shape.back() = weight.size(0);
+  const bool flat = x.dim() == 2;  // (particles, batch, in) runs as one (particles * batch, in) product
+  const Tensor x2 = flat ? x : x.reshape({-1, x.size(-1)});
+  Tensor h;
+  if (needs_grad(x) || needs_grad(weight) || needs_grad(bias)) {
+    h = LinearSoftplusFn::apply(x2, weight, bias);
+  } else {
+    const Tensor a = at::mm(x2, weight.t());
+    h = at::empty_like(a);
+    kernels::softplus_bias(a.data_ptr<float>(), bias.data_ptr<float>(), h.data_ptr<float>(), nullptr, a.size(0),
+                           a.size(1));
+  }
+  return flat ? h : h.view(out_shape);
 }
 
 Tensor bernoulli_logits_log_prob(const Tensor& logits, const Tensor& x) {

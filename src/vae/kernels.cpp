@@ -44,6 +44,13 @@ AMORTIZE_VAE_INLINE float exp_nonpositive(float x) {
   return p * scale;
 }
 
+// exp(x) for any x, from exp_nonpositive (for x > 0 as 1 / exp(-x): one more rounding); saturates
+// at exp(+-87).
+AMORTIZE_VAE_INLINE float exp_any(float x) {
+  const float e = exp_nonpositive(x < 0 ? x : -x);
+  return x <= 0 ? e : 1.0f / e;
+}
+
 // log(1 + e) for e in [0, 1]: with t = e / (2 + e) in [0, 1/3], log(1 + e) = 2 atanh(t), a series
 // in t^2 <= 1/9 whose remainder after seven terms is below 2e-8 (relative, also for tiny e).
 AMORTIZE_VAE_INLINE float log1p_unit(float e) {
@@ -57,22 +64,6 @@ AMORTIZE_VAE_INLINE float log1p_unit(float e) {
   p = p * u + 1.0f / 3;
   p = p * u + 1.0f;
   return 2.0f * t * p;
-}
-
-// sqrt(v) for v >= 0 as v / sqrt(v) by Newton's iteration from the bit-level estimate: GCC
-// does not vectorise sqrtf unless -fno-math-errno is on the command line (the pragma is ignored
-// for it). Three steps reach float rounding (relative error ~1e-7); sqrt(0) = 0.
-AMORTIZE_VAE_INLINE float sqrt_nonnegative(float v) {
-  int32_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  bits = 0x5f375a86 - (bits >> 1);
-  float y;
-  std::memcpy(&y, &bits, sizeof y);
-  const float half = 0.5f * v;
-  y = y * (1.5f - half * y * y);
-  y = y * (1.5f - half * y * y);
-  y = y * (1.5f - half * y * y);
-  return v * y;
 }
 
 // Sum of n floats with 16 independent partial sums (vectorises without reassociation flags).
@@ -104,6 +95,44 @@ void softplus(const float* a, float* h, float* sig, int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
       const float x = a[i];
       h[i] = (x > 0 ? x : 0.0f) + log1p_unit(exp_nonpositive(x < 0 ? x : -x));
+    }
+  }
+}
+
+AMORTIZE_VAE_SIMD_CLONES
+void softplus_bias(const float* a, const float* bias, float* h, float* sig, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* ar = a + r * cols;
+    float* hr = h + r * cols;
+    if (sig) {
+      float* sr = sig + r * cols;
+      for (int64_t j = 0; j < cols; ++j) {
+        const float x = ar[j] + bias[j];
+        const float e = exp_nonpositive(x < 0 ? x : -x);
+        const float inv = 1.0f / (1.0f + e);
+        hr[j] = (x > 0 ? x : 0.0f) + log1p_unit(e);
+        sr[j] = x >= 0 ? inv : e * inv;
+      }
+    } else {
+      for (int64_t j = 0; j < cols; ++j) {
+        const float x = ar[j] + bias[j];
+        hr[j] = (x > 0 ? x : 0.0f) + log1p_unit(exp_nonpositive(x < 0 ? x : -x));
+      }
+    }
+  }
+}
+
+AMORTIZE_VAE_SIMD_CLONES
+void softplus_bias_backward(const float* g, const float* sig, float* da, float* dbias, int64_t rows, int64_t cols) {
+  for (int64_t j = 0; j < cols; ++j) dbias[j] = 0.0f;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* gr = g + r * cols;
+    const float* sr = sig + r * cols;
+    float* dr = da + r * cols;
+    for (int64_t j = 0; j < cols; ++j) {
+      const float d = gr[j] * sr[j];
+      dr[j] = d;
+      dbias[j] += d;
     }
   }
 }
@@ -143,16 +172,79 @@ void scale_rows(const float* d, const float* g, float* out, int64_t rows, int64_
   }
 }
 
+constexpr float kHalfLog2Pi = 0.918938533204672742f;
+
 AMORTIZE_VAE_SIMD_CLONES
-void adam(float* p, const float* g, float* m, float* v, int64_t n, float beta1, float beta2, float step, float eps_hat) {
-  const float w1 = 1.0f - beta1, w2 = 1.0f - beta2;
-  for (int64_t i = 0; i < n; ++i) {
-    const float gi = g[i];
-    const float mi = m[i] + w1 * (gi - m[i]);
-    const float vi = beta2 * v[i] + w2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] -= step * mi / (sqrt_nonnegative(vi) + eps_hat);
+void diagonal_normal_rsample(const float* loc, const float* log_scale, const float* eps, float* scale, float* z,
+                             int64_t rows, int64_t base_rows, int64_t cols) {
+  const int64_t base = base_rows * cols;
+  for (int64_t i = 0; i < base; ++i) scale[i] = exp_any(log_scale[i]);
+  for (int64_t r0 = 0; r0 < rows; r0 += base_rows) {
+    const int64_t offset = r0 * cols;
+    for (int64_t i = 0; i < base; ++i) z[offset + i] = loc[i] + scale[i] * eps[offset + i];
+  }
+}
+
+AMORTIZE_VAE_SIMD_CLONES
+void diagonal_normal_rsample_backward(const float* gz, const float* eps, const float* scale, float* dloc,
+                                      float* dlog_scale, int64_t rows, int64_t base_rows, int64_t cols) {
+  const int64_t base = base_rows * cols;
+  for (int64_t i = 0; i < base; ++i) dloc[i] = dlog_scale[i] = 0.0f;
+  for (int64_t r0 = 0; r0 < rows; r0 += base_rows) {
+    const int64_t offset = r0 * cols;
+    for (int64_t i = 0; i < base; ++i) {
+      dloc[i] += gz[offset + i];
+      dlog_scale[i] += gz[offset + i] * eps[offset + i];
+    }
+  }
+  for (int64_t i = 0; i < base; ++i) dlog_scale[i] *= scale[i];
+}
+
+AMORTIZE_VAE_SIMD_CLONES
+void diagonal_normal_log_prob(const float* v, const float* loc, const float* log_scale, float* inv, float* u,
+                              float* out, int64_t rows, int64_t base_rows, int64_t cols) {
+  const int64_t base = base_rows * cols;
+  for (int64_t i = 0; i < base; ++i) inv[i] = exp_any(-log_scale[i]);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t b = (r % base_rows) * cols;
+    const float* vr = v + r * cols;
+    float* ur = u + r * cols;
+    float acc = 0.0f;
+    for (int64_t j = 0; j < cols; ++j) {
+      const float uj = (vr[j] - loc[b + j]) * inv[b + j];
+      ur[j] = uj;
+      acc += -0.5f * uj * uj - log_scale[b + j];
+    }
+    out[r] = acc - static_cast<float>(cols) * kHalfLog2Pi;
+  }
+}
+
+AMORTIZE_VAE_SIMD_CLONES
+void diagonal_normal_log_prob_backward(const float* g, const float* inv, const float* u, float* dv, float* dloc,
+                                       float* dlog_scale, int64_t rows, int64_t base_rows, int64_t cols) {
+  const int64_t base = base_rows * cols;
+  for (int64_t i = 0; i < base; ++i) dloc[i] = dlog_scale[i] = 0.0f;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t b = (r % base_rows) * cols;
+    const float gr = g[r];
+    const float* ur = u + r * cols;
+    float* dvr = dv + r * cols;
+    for (int64_t j = 0; j < cols; ++j) {
+      const float t = ur[j] * inv[b + j] * gr;
+      dvr[j] = -t;
+      dloc[b + j] += t;
+      dlog_scale[b + j] += (ur[j] * ur[j] - 1.0f) * gr;
+    }
+  }
+}
+
+AMORTIZE_VAE_SIMD_CLONES
+void standard_normal_log_prob(const float* v, float* out, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* vr = v + r * cols;
+    float acc = 0.0f;
+    for (int64_t j = 0; j < cols; ++j) acc += vr[j] * vr[j];
+    out[r] = -0.5f * acc - static_cast<float>(cols) * kHalfLog2Pi;
   }
 }
 

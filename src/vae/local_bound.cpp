@@ -26,7 +26,9 @@ Tensor local_log_prob(const model::Site& site, const std::string& plate, int64_t
   }
   Tensor lp = site.log_prob();
   const int64_t batch = frame->subsample_size;
-  if (lp.dim() == 1 && particles == 1) return lp.unsqueeze(0);
+  // One particle: (batch,) as it comes (no reshaping operations in the common case).
+  if (particles == 1 && lp.dim() == 1 && lp.size(0) == batch) return lp;
+  if (particles == 1 && lp.dim() == 2 && lp.size(0) == 1 && lp.size(1) == batch) return lp[0];
   if (lp.dim() == 1) return lp.unsqueeze(0).expand({particles, batch});
   if (lp.dim() == 2 && lp.size(1) == batch && (lp.size(0) == particles || lp.size(0) == 1)) {
     return lp.expand({particles, batch});
@@ -44,31 +46,37 @@ LocalBound::LocalBound(BoundKind kind, int64_t particles, std::string plate)
 
 Tensor LocalBound::loss(const infer::Program& model_fn, const infer::Program& guide_fn) {
   auto traces = runner_.run(model_fn, guide_fn);
+  // w: the log weights, (batch,) for one particle, else (particles, batch).
   Tensor w;
   double scale = -1.0;
-  auto add = [&](const Tensor& t) { w = w.defined() ? w + t : t; };
   for (const auto& site : traces.model.sites()) {
     if (site.kind != model::SiteKind::Sample && site.kind != model::SiteKind::Factor) continue;
-    add(local_log_prob(site, plate_, particles_, scale));
+    const Tensor lp = local_log_prob(site, plate_, particles_, scale);
+    w = w.defined() ? w + lp : lp;
   }
   for (const auto& site : traces.guide.sites()) {
     if (site.kind != model::SiteKind::Sample || site.observed) continue;
     if (!site.dist->has_rsample()) {
       throw model::ModelError("LocalBound: guide site '" + site.name + "' is not reparameterisable");
     }
-    add(-local_log_prob(site, plate_, particles_, scale));
+    const Tensor lq = local_log_prob(site, plate_, particles_, scale);
+    w = w.defined() ? w - lq : -lq;
   }
   if (!w.defined()) throw model::ModelError("LocalBound: the model has no sample sites");
   Tensor per_datum;
-  if (kind_ == BoundKind::Elbo || particles_ == 1) {
+  if (particles_ == 1) {
+    per_datum = w;
+  } else if (kind_ == BoundKind::Elbo) {
     per_datum = w.mean(0);
   } else {
     per_datum = at::logsumexp(w, 0) - std::log(static_cast<double>(particles_));
   }
-  Tensor bound = per_datum.sum() * scale;
+  Tensor loss = per_datum.sum() * (-scale);
   last_per_datum_ = per_datum.detach();
-  last_bound_ = bound.item<double>();
-  return -bound;
+  last_loss_ = loss.detach();
+  return loss;
 }
+
+double LocalBound::last_bound() const { return last_loss_.defined() ? -last_loss_.item<double>() : 0.0; }
 
 }  // namespace amortize::vae

@@ -1,20 +1,20 @@
 #include "amortize/vae/trainer.hpp"
 
 #include "amortize/dist/validation.hpp"
+#include "amortize/infer/optim/adam.hpp"
 #include "amortize/model/handlers.hpp"
 #include "amortize/model/param_store.hpp"
 
-#include "amortize/vae/fused_adam.hpp"
-
 #include <ATen/CPUGeneratorImpl.h>
 #include <malloc.h>
+#include <time.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <chrono>
 #include <cstring>
 #include <exception>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 namespace amortize::vae {
 namespace {
@@ -34,13 +34,6 @@ class FlushDenormalScope {
  private:
   bool enabled_;
 };
-
-std::vector<Tensor> store_parameters() {
-  std::vector<Tensor> out;
-  auto& store = model::active_param_store();
-  for (const auto& name : store.names()) out.push_back(store.entry(name).unconstrained);
-  return out;
-}
 
 // Every step allocates and frees the same few hundred kilobyte-sized tensors; glibc's default
 // returns them to the kernel (heap trimming, mmap above its threshold), and the kernel then
@@ -76,6 +69,48 @@ void gather_rows(const Tensor& src, const Tensor& indices, Tensor& dst) {
   }
 }
 
+// The images as bytes when they are float32 0/1 values on the CPU (binarised, as the VAE's
+// data), else undefined: a step then gathers a quarter of the memory (its rows are random, so
+// they come from DRAM: 1 % of an epoch as floats).
+Tensor binary_bytes(const Tensor& images) {
+  if (images.scalar_type() != at::kFloat || !images.device().is_cpu() || !images.is_contiguous()) return {};
+  Tensor bytes = images.to(at::kByte);
+  return at::equal(bytes.to(at::kFloat), images) ? bytes : Tensor();
+}
+
+// dst (float32) = rows `indices` of the 0/1 bytes.
+void gather_byte_rows(const Tensor& bytes, const Tensor& indices, Tensor& dst) {
+  dst.resize_({indices.size(0), bytes.size(1)});
+  const Tensor idx = indices.contiguous();
+  const int64_t* rows = idx.data_ptr<int64_t>();
+  const int64_t cols = bytes.size(1);
+  const uint8_t* from = bytes.data_ptr<uint8_t>();
+  float* to = dst.data_ptr<float>();
+  for (int64_t i = 0; i < idx.numel(); ++i) {
+    if (rows[i] < 0 || rows[i] >= bytes.size(0)) throw std::out_of_range("VaeTrainer: row index out of range");
+    const uint8_t* src = from + rows[i] * cols;
+    float* out = to + i * cols;
+    for (int64_t j = 0; j < cols; ++j) out[j] = static_cast<float>(src[j]);
+  }
+}
+
+// Sum of a detached per-datum bound without a LibTorch dispatch for contiguous float/double CPU tensors.
+double sum_of(const Tensor& t) {
+  if (t.device().is_cpu() && t.is_contiguous() && t.scalar_type() == at::kFloat) {
+    const float* p = t.data_ptr<float>();
+    double total = 0.0;
+    for (int64_t i = 0; i < t.numel(); ++i) total += p[i];
+    return total;
+  }
+  return t.sum().item<double>();
+}
+
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -94,7 +129,7 @@ VaeTrainer::VaeTrainer(Vae& vae, Tensor images, FitOptions options)
   if (options_.batch_size < 1) throw std::invalid_argument("VaeTrainer: batch size must be positive");
   set_workers(options_.workers);
   if (!(options_.learning_rate > 0)) throw std::invalid_argument("VaeTrainer: learning rate must be positive");
-  batch_ = at::empty({0, images_.size(1)}, images_.options());
+  image_bytes_ = binary_bytes(images_);
   keep_freed_memory();
 }
 
@@ -104,6 +139,10 @@ void VaeTrainer::set_workers(int64_t workers) {
   if (workers < 1) throw std::invalid_argument("VaeTrainer: workers must be at least 1");
   options_.workers = workers;
   while (bounds_.size() < static_cast<size_t>(workers)) bounds_.emplace_back(options_.objective, options_.particles);
+  grads_.resize(static_cast<size_t>(workers));
+  while (batches_.size() < static_cast<size_t>(workers))
+    batches_.push_back(at::empty({0, images_.size(1)}, images_.options()));
+  if (!pool_ || pool_->size() != workers) pool_ = std::make_unique<WorkerPool>(workers);
 }
 
 void VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
@@ -117,14 +156,96 @@ void VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices,
   Tensor loss;
   {
     model::SeedHandler seed(generator);
-    loss = bounds_[static_cast<size_t>(part)].loss([&] { vae_.model(x, indices, n); }, [&] { vae_.guide(x, indices, n); });
+    loss =
+        bounds_[static_cast<size_t>(part)].loss([&] { vae_.model(x, indices, n); }, [&] { vae_.guide(x, indices, n); });
+  }
+  if (params_.empty()) {  // the first step (one part): the model and guide have registered their parameters
+    auto& active = model::active_param_store();
+    for (const auto& name : active.names()) {
+      param_names_.push_back(name);
+      params_.push_back(active.entry(name).unconstrained);
+    }
   }
   if (weight != 1.0) loss = loss * weight;
-  loss.backward();
+  // Into this worker's own buffers: the workers' gradients are summed inside the optimiser's pass.
+  grads_[static_cast<size_t>(part)] =
+      torch::autograd::grad({loss}, params_, /*grad_outputs=*/{}, /*retain_graph=*/false,
+                            /*create_graph=*/false, /*allow_unused=*/true);
+}
+
+double VaeTrainer::step(const Tensor& indices, int64_t n) {
+  // The first step runs on this thread alone: it registers the parameters in the store.
+  WorkerPool& pool = params_.empty() ? solo_ : *pool_;
+  const int64_t parts = pool.size();
+  const int64_t rows = indices.size(0);
+  // Part w of the rows runs on worker w with its own generator seeded from the trainer's; the
+  // parts' losses are weighted by their share of the batch, so the summed gradient is the batch's.
+  std::vector<at::Generator> gens;
+  if (parts > 1) {
+    auto* impl = at::check_generator<at::CPUGeneratorImpl>(generator_);
+    std::lock_guard<std::mutex> lock(generator_.mutex());
+    for (int64_t w = 0; w < parts; ++w) gens.push_back(at::make_generator<at::CPUGeneratorImpl>(impl->random64()));
+  }
+  auto& store = model::active_param_store();
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(parts));
+  std::vector<double> bounds(static_cast<size_t>(parts), 0.0), cpu(static_cast<size_t>(parts), 0.0);
+  bool failed = false;
+  pool.run([&](int64_t w) {
+    const double cpu_start = thread_cpu_seconds();
+    auto& grads = grads_[static_cast<size_t>(w)];
+    try {
+      grads.clear();
+      const int64_t a = rows * w / parts, b = rows * (w + 1) / parts;
+      if (a < b) {
+        // Each worker gathers its rows into its own buffer, the same every step (the previous
+        // step's graph, which saved it, is gone).
+        const Tensor part_indices = indices.slice(0, a, b);
+        Tensor& x = batches_[static_cast<size_t>(w)];
+        if (image_bytes_.defined() && x.is_contiguous() && part_indices.scalar_type() == at::kLong) {
+          gather_byte_rows(image_bytes_, part_indices, x);
+        } else {
+          gather_rows(images_, part_indices, x);
+        }
+        step_part(w, x, part_indices, n, static_cast<double>(b - a) / static_cast<double>(rows),
+                  parts == 1 ? generator_ : gens[static_cast<size_t>(w)], w == 0 ? nullptr : &store);
+        bounds[static_cast<size_t>(w)] = sum_of(bounds_[static_cast<size_t>(w)].last_per_datum());
+      }
+      if (grads.empty()) grads.resize(params_.size());  // no rows: contributes nothing
+    } catch (...) {
+      errors[static_cast<size_t>(w)] = std::current_exception();
+    }
+    pool.arrive_and_wait([&] {  // on one worker, while the others wait
+      for (const auto& e : errors) failed = failed || e;
+      if (failed) return;  // the caller rethrows the worker's error
+      try {
+        if (!adam_) {
+          adam_ = std::make_unique<infer::optim::Adam>(options_.learning_rate);
+          for (size_t i = 0; i < params_.size(); ++i) adam_->add_parameter(param_names_[i], params_[i]);
+        }
+        std::vector<std::vector<Tensor>> worker_grads(grads_.begin(), grads_.begin() + parts);
+        adam_->begin_partitioned_step(param_names_, worker_grads);
+      } catch (...) {
+        failed = true;
+        errors[0] = std::current_exception();
+      }
+    });
+    if (!failed) adam_->update_partition(w, parts);
+    cpu[static_cast<size_t>(w)] = thread_cpu_seconds() - cpu_start;
+  });
+  for (double c : cpu) extra_cpu_seconds_ += std::max(0.0, c - cpu[0]);
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  double total = 0.0;
+  for (double b : bounds) total += b;
+  return total;
 }
 
 EpochResult VaeTrainer::epoch() {
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = thread_cpu_seconds();
+  double excluded_cpu = 0.0;
+  extra_cpu_seconds_ = 0.0;
   const int64_t n = images_.size(0);
   const Tensor order = at::randperm(n, generator_, at::TensorOptions().dtype(at::kLong));
   EpochResult result;
@@ -134,55 +255,19 @@ EpochResult VaeTrainer::epoch() {
   FlushDenormalScope flush(options_.flush_denormal);
   for (int64_t begin = 0; begin < n; begin += options_.batch_size) {
     const Tensor indices = order.slice(0, begin, std::min(n, begin + options_.batch_size));
-    // Gathered into the same buffer every step (the previous step's graph, which saved it, is gone).
-    gather_rows(images_, indices, batch_);
-    const Tensor& x = batch_;
-    const int64_t rows = x.size(0);
-    // The first step runs on this thread alone: it registers the parameters in the store.
-    const int64_t parts = adam_ ? std::min<int64_t>(options_.workers, rows) : 1;
-    if (parts == 1) {
-      step_part(0, x, indices, n, 1.0, generator_);
-    } else {
-      // Data parallel: part w of the rows on thread w with its own generator seeded from the
-      // trainer's; the parts' losses are weighted by their share of the batch, so the summed
-      // gradient is the whole batch's. Parameters' gradients accumulate under autograd's lock.
-      auto& store = model::active_param_store();
-      std::vector<at::Generator> gens;
-      {
-        auto* impl = at::check_generator<at::CPUGeneratorImpl>(generator_);
-        std::lock_guard<std::mutex> lock(generator_.mutex());
-        for (int64_t w = 0; w < parts; ++w) gens.push_back(at::make_generator<at::CPUGeneratorImpl>(impl->random64()));
-      }
-      std::vector<std::exception_ptr> errors(static_cast<size_t>(parts));
-      auto run = [&](int64_t w) {
-        try {
-          const int64_t a = rows * w / parts, b = rows * (w + 1) / parts;
-          step_part(w, x.slice(0, a, b), indices.slice(0, a, b), n, static_cast<double>(b - a) / static_cast<double>(rows),
-                    gens[static_cast<size_t>(w)], w == 0 ? nullptr : &store);
-        } catch (...) {
-          errors[static_cast<size_t>(w)] = std::current_exception();
-        }
-      };
-      std::vector<std::thread> threads;
-      for (int64_t w = 1; w < parts; ++w) threads.emplace_back(run, w);
-      run(0);
-      for (auto& t : threads) t.join();
-      for (const auto& e : errors) {
-        if (e) std::rethrow_exception(e);
-      }
-    }
-    if (!adam_) adam_ = std::make_unique<FusedAdam>(store_parameters(), options_.learning_rate);
-    adam_->step(static_cast<int>(parts));
-    for (int64_t w = 0; w < parts; ++w) bound_sum += bounds_[static_cast<size_t>(w)].last_per_datum().sum().item<double>();
+    bound_sum += step(indices, n);
     ++result.steps;
     if (options_.between_steps) {
       const auto outside = std::chrono::steady_clock::now();
+      const double outside_cpu = thread_cpu_seconds();
       options_.between_steps();
       excluded += seconds_since(outside);
+      excluded_cpu += thread_cpu_seconds() - outside_cpu;
     }
   }
   result.train_bound = bound_sum / static_cast<double>(n);
   result.seconds = seconds_since(start) - excluded;
+  result.critical_cpu_seconds = thread_cpu_seconds() - cpu_start - excluded_cpu + extra_cpu_seconds_;
   return result;
 }
 

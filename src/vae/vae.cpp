@@ -1,10 +1,10 @@
 #include "amortize/vae/vae.hpp"
 
-#include "amortize/dist/continuous/normal.hpp"
 #include "amortize/model/module.hpp"
 #include "amortize/model/primitives.hpp"
 #include "amortize/vae/binary_image.hpp"
 #include "amortize/vae/fused_ops.hpp"
+#include "amortize/vae/latent_normal.hpp"
 
 #include <torch/serialize.h>
 
@@ -42,8 +42,13 @@ EncoderImpl::EncoderImpl(const VaeOptions& o) {
 }
 
 std::pair<Tensor, Tensor> EncoderImpl::forward(const Tensor& x) {
-  auto h = vae::softplus(hidden->forward(x));
-  return {loc->forward(h), at::exp(log_scale->forward(h))};
+  auto [mean, log_sd] = loc_and_log_scale(x);
+  return {mean, at::exp(log_sd)};
+}
+
+std::pair<Tensor, Tensor> EncoderImpl::loc_and_log_scale(const Tensor& x) {
+  auto h = vae::linear_softplus(x, hidden->weight, hidden->bias);
+  return {loc->forward(h), log_scale->forward(h)};
 }
 
 DecoderImpl::DecoderImpl(const VaeOptions& o) {
@@ -51,7 +56,9 @@ DecoderImpl::DecoderImpl(const VaeOptions& o) {
   logits = register_module("logits", linear(o.hidden, o.pixels));
 }
 
-Tensor DecoderImpl::forward(const Tensor& z) { return logits->forward(vae::softplus(hidden->forward(z))); }
+Tensor DecoderImpl::forward(const Tensor& z) {
+  return logits->forward(vae::linear_softplus(z, hidden->weight, hidden->bias));
+}
 
 Vae::Vae(VaeOptions options, at::Generator generator, c10::TensorOptions tensor_options)
     : options_(options), tensor_options_(tensor_options) {
@@ -79,9 +86,7 @@ void Vae::model(const Tensor& x, const Tensor& indices, int64_t data_size) {
   check_images(x, indices, options_.pixels, "model");
   module("decoder", decoder_);
   auto data = plate("data", data_size, indices);
-  auto zeros = at::zeros({x.size(0), options_.latent}, x.options());
-  auto ones = at::ones({x.size(0), options_.latent}, x.options());
-  auto z = sample("z", dist::Normal(zeros, ones).to_event(1), data);
+  auto z = sample("z", StandardNormal({x.size(0)}, options_.latent, x.options()), data);
   sample("x", BinaryImage(decoder_->forward(z)), data, x);
 }
 
@@ -90,8 +95,8 @@ void Vae::guide(const Tensor& x, const Tensor& indices, int64_t data_size) {
   check_images(x, indices, options_.pixels, "guide");
   module("encoder", encoder_);
   auto data = plate("data", data_size, indices);
-  auto [loc, scale] = encoder_->forward(x);
-  sample("z", dist::Normal(loc, scale).to_event(1), data);
+  auto [loc, log_scale] = encoder_->loc_and_log_scale(x);
+  sample("z", DiagonalNormal(loc, log_scale), data);
 }
 
 Tensor Vae::decode_probs(const Tensor& z) {

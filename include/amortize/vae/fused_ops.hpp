@@ -12,6 +12,10 @@ namespace amortize::vae {
 // from the same pass (the backward is one multiplication).
 Tensor softplus(const Tensor& a);
 
+// softplus(x W^T + b), a hidden layer, as one autograd node around one matrix product: x of shape
+// (..., in), weight (out, in), bias (out,). Throws std::invalid_argument if the shapes do not fit.
+Tensor linear_softplus(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
 // Bernoulli log-density of x given logits, summed over the last dimension:
 //   sum_j x_j l_j - max(l_j, 0) - log1p(exp(-|l_j|)),
 // with gradient x - sigmoid(l) wrt the logits (x gets none). x broadcasts against the logits

@@ -25,7 +25,7 @@ class LocalBound {
   Tensor loss(const infer::Program& model, const infer::Program& guide);
   // The bound of the last call for the whole data set (scaled), and per datum of the batch
   // (unscaled, shape (batch,), detached).
-  double last_bound() const { return last_bound_; }
+  double last_bound() const;
   const Tensor& last_per_datum() const { return last_per_datum_; }
 
   BoundKind kind() const { return kind_; }
@@ -36,7 +36,7 @@ class LocalBound {
   int64_t particles_;
   std::string plate_;
   infer::TraceElbo runner_;
-  double last_bound_ = 0.0;
+  Tensor last_loss_;  // -bound, detached (read back only when asked)
   Tensor last_per_datum_;
 };
 

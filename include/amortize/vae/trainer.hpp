@@ -5,6 +5,7 @@
 #pragma once
 #include "amortize/vae/local_bound.hpp"
 #include "amortize/vae/vae.hpp"
+#include "amortize/vae/worker_pool.hpp"
 
 #include <ATen/core/Generator.h>
 
@@ -15,10 +16,11 @@
 namespace amortize::model {
 class ParamStore;
 }
+namespace amortize::infer::optim {
+class Adam;
+}
 
 namespace amortize::vae {
-
-class FusedAdam;
 
 struct FitOptions {
   int64_t batch_size = 256;
@@ -35,16 +37,23 @@ struct FitOptions {
   // (benchmarks interleave reference work with the steps so both see the same machine load).
   std::function<void()> between_steps;
   // Threads that split each batch (data parallel, single-threaded BLAS in each: see threads.hpp).
-  // With more than one the particles' draws differ from a one-thread run (one generator per
-  // part, seeded from `seed`), but runs with the same count repeat exactly.
+  // They live for the whole fit (a WorkerPool); each step they compute their share's gradients,
+  // meet, and each updates its share of the parameters' elements with the workers' gradients
+  // summed in the same pass (optim::Adam's partitioned step). With more than one the
+  // particles' draws differ from a one-thread run (one generator per part, seeded from `seed`),
+  // but runs with the same count repeat exactly.
   int64_t workers = 1;
 };
 
 struct EpochResult {
-  int64_t epoch = 0;           // 1-based
+  int64_t epoch = 0;  // 1-based
   int64_t steps = 0;
   double seconds = 0.0;
-  double train_bound = 0.0;    // per image: the epoch's minibatch bounds averaged over images
+  double train_bound = 0.0;  // per image: the epoch's minibatch bounds averaged over images
+  // The epoch's CPU time along its critical path: this thread's CPU time plus, every step, what
+  // the slowest worker spent beyond worker 0 (thread CPU clocks). On a machine shared with other
+  // jobs it estimates the seconds the epoch would take on cores of its own.
+  double critical_cpu_seconds = 0.0;
 };
 
 class VaeTrainer {
@@ -59,21 +68,35 @@ class VaeTrainer {
   const FitOptions& options() const { return options_; }
   // Changes the number of data-parallel workers from the next step on.
   void set_workers(int64_t workers);
+  // The last step's gradients: one list per worker (empty, or undefined entries, for a worker
+  // without a part in that step), aligned with parameter_names(); the step's gradient is their sum.
+  const std::vector<std::vector<Tensor>>& worker_gradients() const { return grads_; }
+  const std::vector<std::string>& parameter_names() const { return param_names_; }
 
  private:
-  // Loss and backward of rows x (rows `indices` of n) on this thread, the loss times `weight`;
+  // One step on the images' rows `indices` (of n), split over the workers; returns the sum of
+  // the batch's per-datum bounds.
+  double step(const Tensor& indices, int64_t n);
+  // Loss and gradients of part `part` (rows x of n, loss weighted by `weight`) into grads_[part];
   // `store` is the param store to activate (worker threads) or null (the calling thread).
   void step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
-                 at::Generator& generator, model::ParamStore* store = nullptr);
+                 at::Generator& generator, model::ParamStore* store);
 
   Vae& vae_;
   Tensor images_;
+  Tensor image_bytes_;  // the same as uint8 when they are float32 0/1 values
   FitOptions options_;
   at::Generator generator_;
-  std::vector<LocalBound> bounds_;  // one per worker
-  std::unique_ptr<FusedAdam> adam_;
-  Tensor batch_;
+  std::vector<LocalBound> bounds_;          // one per worker
+  std::vector<std::vector<Tensor>> grads_;  // per worker, one per parameter (undefined: none)
+  std::vector<std::string> param_names_;    // the store's parameters, known after the first step
+  std::vector<Tensor> params_;
+  std::unique_ptr<infer::optim::Adam> adam_;
+  std::unique_ptr<WorkerPool> pool_;  // options_.workers workers
+  WorkerPool solo_{1};                // the first step, which registers the parameters
+  std::vector<Tensor> batches_;       // per worker: its rows of the batch
   int64_t epochs_ = 0;
+  double extra_cpu_seconds_ = 0.0;  // this epoch's sum over steps of max(0, slowest worker - worker 0)
 };
 
 struct Evaluation {

@@ -1,7 +1,8 @@
 // The variational autoencoder (Kingma & Welling 2014) for binarised images, written in the
 // model language: the model draws a latent code z ~ N(0, I) per image and decodes it through an
 // MLP into Bernoulli logits for the pixels; the guide is the amortized posterior
-// q(z | x) = N(loc(x), diag scale(x)^2) computed by an MLP encoder. Both run inside a plate over
+// q(z | x) = N(loc(x), diag scale(x)^2) computed by an MLP encoder (latent_normal.hpp: both
+// latent densities are fused autograd nodes). Both run inside a plate over
 // the batch's rows of the data set, so log-densities are scaled to the whole data set.
 #pragma once
 #include "amortize/dist/tensor_args.hpp"
@@ -25,7 +26,10 @@ struct VaeOptions {
 class EncoderImpl : public torch::nn::Module {
  public:
   explicit EncoderImpl(const VaeOptions& options);
+  // (loc, scale) of q(z | x).
   std::pair<Tensor, Tensor> forward(const Tensor& x);
+  // (loc, log scale): what the guide's DiagonalNormal takes (the exp is fused into its draw).
+  std::pair<Tensor, Tensor> loc_and_log_scale(const Tensor& x);
 
   torch::nn::Linear hidden{nullptr}, loc{nullptr}, log_scale{nullptr};
 };

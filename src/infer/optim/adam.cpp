@@ -1,7 +1,9 @@
 #include "amortize/infer/optim/adam.hpp"
 
+#include <ATen/Parallel.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <stdexcept>
@@ -21,53 +23,45 @@ void update_moments(Tensor& m, Tensor& v, const Tensor& g, double beta1, double 
   v.mul_(scalar_like(beta2, v)).addcmul_(g, g, 1.0 - beta2);
 }
 
-// Parameters up to this size on the CPU take the fused loop below.
-constexpr int64_t kFusedMaxElements = int64_t{1} << 14;
+constexpr int64_t kGrain = int64_t{1} << 15;  // elements per parallel chunk of a large parameter
 
-struct AdamStep {
-  double beta1;
-  double beta2;
-  double weight_decay;
-  double eps;        // added to sqrt(v)
-  double step_size;  // p += step_size * m / (sqrt(v) + eps)
-};
+template <typename T>
+AdamArrays<T> arrays_of(Tensor& param, std::vector<Tensor>& state, const T* const* grads, int64_t count) {
+  return {param.data_ptr<T>(), state[0].data_ptr<T>(), state[1].data_ptr<T>(), grads, count};
+}
 
-// The whole update (moments, denominator, parameter) in one pass over a small dense CPU
-// parameter, element by element with the arithmetic of the ATen operations of the general path
-// (lerp_, mul_, addcmul_, sqrt, add_, addcdiv_), without their eight dispatches per parameter,
-// which dominate a small model's optimiser step. Returns false when the tensors do not qualify.
-bool fused_update(Tensor& param, const Tensor& grad, std::vector<Tensor>& state, const AdamStep& a) {
-  Tensor& m = state[0];
-  Tensor& v = state[1];
+// The whole update in one pass (fused_adam.hpp) over a dense CPU parameter, split over
+// LibTorch's threads when large; false when the tensors do not qualify (the caller then runs
+// the ATen operations, whose arithmetic the kernel follows).
+bool fused_update(Tensor& param, const Tensor& grad, std::vector<Tensor>& state, const AdamCoefficients& c) {
   const auto dtype = param.scalar_type();
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&param, &grad, &m, &v}) {
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&param, &grad, &state[0], &state[1]}) {
     if (!t->device().is_cpu() || t->is_sparse() || !t->is_contiguous() || t->scalar_type() != dtype ||
         t->numel() != param.numel()) {
       return false;
     }
   }
-  if ((dtype != at::kDouble && dtype != at::kFloat) || param.numel() > kFusedMaxElements) return false;
+  if (dtype != at::kDouble && dtype != at::kFloat) return false;
   AT_DISPATCH_FLOATING_TYPES(dtype, "fused_adam", [&] {
-    const auto w1 = static_cast<scalar_t>(1.0 - a.beta1);
-    const auto b2 = static_cast<scalar_t>(a.beta2);
-    const auto w2 = static_cast<scalar_t>(1.0 - a.beta2);
-    const auto wd = static_cast<scalar_t>(a.weight_decay);
-    const auto eps = static_cast<scalar_t>(a.eps);
-    const auto step = static_cast<scalar_t>(a.step_size);
-    scalar_t* p = param.data_ptr<scalar_t>();
     const scalar_t* g = grad.data_ptr<scalar_t>();
-    scalar_t* mp = m.data_ptr<scalar_t>();
-    scalar_t* vp = v.data_ptr<scalar_t>();
-    for (int64_t i = 0, n = param.numel(); i < n; ++i) {
-      const scalar_t gi = a.weight_decay != 0 ? g[i] + wd * p[i] : g[i];
-      mp[i] = w1 < scalar_t(0.5) ? mp[i] + w1 * (gi - mp[i]) : gi - (gi - mp[i]) * (scalar_t(1) - w1);
-      vp[i] = vp[i] * b2 + w2 * gi * gi;
-      p[i] = p[i] + step * mp[i] / (std::sqrt(vp[i]) + eps);
-    }
+    const auto arrays = arrays_of<scalar_t>(param, state, &g, 1);
+    at::parallel_for(0, param.numel(), kGrain, [&](int64_t begin, int64_t end) { fused_adam(arrays, begin, end, c); });
   });
   // As an in-place ATen operation would: a graph that saved the old value must notice.
   torch::autograd::impl::bump_version(param);
   return true;
+}
+
+AdamCoefficients adam_coefficients(const AdamOptions& o, int64_t step, double lr) {
+  const double t = static_cast<double>(step);
+  const double bc1 = 1.0 - std::pow(o.beta1, t);
+  const double sqrt_bc2 = std::sqrt(1.0 - std::pow(o.beta2, t));
+  // torch.optim.Adam: p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps), rearranged to fuse the ops.
+  return {o.beta1, o.beta2, o.weight_decay, o.eps * sqrt_bc2, -lr * sqrt_bc2 / bc1};
+}
+
+std::string invalid_partition(const std::string& name, const std::string& why) {
+  return "Adam: parameter '" + name + "' cannot take a partitioned step: " + why;
 }
 }  // namespace
 
@@ -76,17 +70,96 @@ Adam::Adam(double learning_rate, AdamOptions options) : Optimizer(learning_rate)
 }
 
 void Adam::update(Tensor& param, const Tensor& grad, std::vector<Tensor>& state, int64_t step, double lr) const {
-  const double t = static_cast<double>(step);
-  const double bc1 = 1.0 - std::pow(options_.beta1, t);
-  const double sqrt_bc2 = std::sqrt(1.0 - std::pow(options_.beta2, t));
-  if (fused_update(param, grad, state,
-                   {options_.beta1, options_.beta2, options_.weight_decay, options_.eps * sqrt_bc2, -lr * sqrt_bc2 / bc1})) {
-    return;
-  }
+  const AdamCoefficients c = adam_coefficients(options_, step, lr);
+  if (fused_update(param, grad, state, c)) return;
   const Tensor g = options_.weight_decay != 0 ? grad.add(param, options_.weight_decay) : grad;
   update_moments(state[0], state[1], g, options_.beta1, options_.beta2);
-  // torch.optim.Adam: p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps), rearranged to fuse the ops.
-  param.addcdiv_(state[0], state[1].sqrt().add_(scalar_like(options_.eps * sqrt_bc2, param)), -lr * sqrt_bc2 / bc1);
+  param.addcdiv_(state[0], state[1].sqrt().add_(scalar_like(c.eps, param)), c.step_size);
+}
+
+void Adam::begin_partitioned_step(const std::vector<std::string>& names,
+                                  const std::vector<std::vector<Tensor>>& worker_grads, double lr_scale) {
+  partitions_.clear();
+  partitioned_elements_ = 0;
+  for (const auto& grads : worker_grads) {
+    if (grads.size() != names.size()) {
+      throw std::invalid_argument("Adam: a worker gave " + std::to_string(grads.size()) + " gradients for " +
+                                  std::to_string(names.size()) + " parameters");
+    }
+  }
+  // Checked first, counted after: a refused step leaves the optimiser as it was.
+  std::vector<Slot*> slots;
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto it = slots_.find(names[i]);
+    if (it == slots_.end()) throw std::invalid_argument("Adam: unknown parameter '" + names[i] + "'");
+    const Tensor& p = it->second.param;
+    const auto dtype = p.scalar_type();
+    if (!p.device().is_cpu() || p.is_sparse() || !p.is_contiguous() || (dtype != at::kFloat && dtype != at::kDouble)) {
+      throw std::invalid_argument(invalid_partition(names[i], "not a dense contiguous CPU float or double tensor"));
+    }
+    Partition part;
+    for (const auto& grads : worker_grads) {
+      const Tensor& g = grads[i];
+      if (!g.defined()) continue;
+      if (!g.device().is_cpu() || g.is_sparse() || !g.is_contiguous() || g.scalar_type() != dtype ||
+          g.numel() != p.numel()) {
+        throw std::invalid_argument(
+            invalid_partition(names[i], "a gradient is not a contiguous CPU tensor of its size and dtype"));
+      }
+      if (dtype == at::kFloat) {
+        part.float_grads.push_back(g.data_ptr<float>());
+      } else {
+        part.double_grads.push_back(g.data_ptr<double>());
+      }
+    }
+    if (part.float_grads.empty() && part.double_grads.empty()) continue;
+    part.param = p;
+    partitions_.push_back(std::move(part));
+    slots.push_back(&it->second);
+  }
+  ++steps_;
+  const double lr = step_learning_rate(learning_rate_ * lr_scale);
+  for (size_t i = 0; i < partitions_.size(); ++i) {
+    Slot& slot = *slots[i];
+    Partition& part = partitions_[i];
+    slot.touched_rows = Tensor();
+    if (slot.state.size() != 2 || !slot.state[0].is_contiguous() || !slot.state[1].is_contiguous()) {
+      init_state(slot);
+    }
+    part.exp_avg = slot.state[0];
+    part.exp_avg_sq = slot.state[1];
+    part.coefficients = adam_coefficients(options_, ++slot.step, lr);
+    part.offset = partitioned_elements_;
+    partitioned_elements_ += part.param.numel();
+    torch::autograd::impl::bump_version(part.param);
+  }
+}
+
+void Adam::update_partition(int64_t part, int64_t parts) const {
+  if (parts < 1 || part < 0 || part >= parts) {
+    throw std::invalid_argument("Adam: partition " + std::to_string(part) + " of " + std::to_string(parts));
+  }
+  // Boundaries in the concatenation of all parameters, on multiples of 16 elements so that two
+  // parts never write the same cache line.
+  const int64_t total = partitioned_elements_;
+  auto boundary = [&](int64_t k) { return k == parts ? total : total * k / parts / 16 * 16; };
+  const int64_t lo = boundary(part), hi = boundary(part + 1);
+  for (const auto& p : partitions_) {
+    const int64_t n = p.param.numel();
+    const int64_t begin = std::max(lo, p.offset) - p.offset, end = std::min(hi, p.offset + n) - p.offset;
+    if (begin >= end) continue;
+    if (p.param.scalar_type() == at::kFloat) {
+      const AdamArrays<float> a{static_cast<float*>(p.param.data_ptr()), static_cast<float*>(p.exp_avg.data_ptr()),
+                                static_cast<float*>(p.exp_avg_sq.data_ptr()), p.float_grads.data(),
+                                static_cast<int64_t>(p.float_grads.size())};
+      fused_adam(a, begin, end, p.coefficients);
+    } else {
+      const AdamArrays<double> a{static_cast<double*>(p.param.data_ptr()), static_cast<double*>(p.exp_avg.data_ptr()),
+                                 static_cast<double*>(p.exp_avg_sq.data_ptr()), p.double_grads.data(),
+                                 static_cast<int64_t>(p.double_grads.size())};
+      fused_adam(a, begin, end, p.coefficients);
+    }
+  }
 }
 
 ClippedAdam::ClippedAdam(double learning_rate, ClippedAdamOptions options)
@@ -120,14 +193,13 @@ void ClippedAdam::update(Tensor& param, const Tensor& grad, std::vector<Tensor>&
   const double t = static_cast<double>(step);
   const double bc1 = 1.0 - std::pow(options_.beta1, t);
   const double bc2 = 1.0 - std::pow(options_.beta2, t);
-  if (fused_update(param, grad, state,
-                   {options_.beta1, options_.beta2, options_.weight_decay, options_.eps, -lr * std::sqrt(bc2) / bc1})) {
-    return;
-  }
+  // Pyro's ClippedAdam: p -= lr sqrt(bc2)/bc1 * m / (sqrt(v) + eps).
+  const AdamCoefficients c{options_.beta1, options_.beta2, options_.weight_decay, options_.eps,
+                           -lr * std::sqrt(bc2) / bc1};
+  if (fused_update(param, grad, state, c)) return;
   const Tensor g = options_.weight_decay != 0 ? grad.add(param, options_.weight_decay) : grad;
   update_moments(state[0], state[1], g, options_.beta1, options_.beta2);
-  // Pyro's ClippedAdam: p -= lr sqrt(bc2)/bc1 * m / (sqrt(v) + eps).
-  param.addcdiv_(state[0], state[1].sqrt().add_(scalar_like(options_.eps, param)), -lr * std::sqrt(bc2) / bc1);
+  param.addcdiv_(state[0], state[1].sqrt().add_(scalar_like(c.eps, param)), c.step_size);
 }
 
 double global_norm(const std::vector<Tensor>& grads) {

@@ -1,9 +1,9 @@
 // The fused float32 kernels against ATen in float64: values and gradients to a few float ulps
 // (deterministic arithmetic, so the tolerances are rounding errors, not Monte-Carlo ones).
+#include "amortize/dist/continuous/normal.hpp"
 #include "amortize/dist/discrete/bernoulli.hpp"
-#include "amortize/infer/optim/adam.hpp"
-#include "amortize/vae/fused_adam.hpp"
 #include "amortize/vae/fused_ops.hpp"
+#include "amortize/vae/latent_normal.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -91,57 +91,81 @@ TEST(FusedBernoulli, FallbacksAgreeWithTheFastPath) {
   EXPECT_THROW(bernoulli_logits_log_prob(at::zeros({}), x), std::invalid_argument);
 }
 
-TEST(FusedAdam, FollowsTheSharedAdamStepForStep) {
-  // The same noisy quadratic for both optimisers, float32 parameters (fast path) and a float64
-  // one (ATen path); 200 steps, so bias correction, both moments and the update all matter.
-  auto target = at::randn({300}, gen(10), at::kFloat);
-  auto make = [&] {
-    return std::vector<Tensor>{at::zeros({300}, at::kFloat).requires_grad_(true),
-                               at::zeros({4, 3}, at::kDouble).requires_grad_(true)};
+TEST(DiagonalNormal, MatchesNormalToEventWithParticlesInValueAndGradient) {
+  // Parameters (5, 7) drawn for 3 particles (a batch of (3, 5) after the plate's broadcast);
+  // the draw and its log-density against Normal(loc, exp(log_scale)).to_event(1) in float64.
+  auto loc = at::randn({5, 7}, gen(20), at::kFloat).requires_grad_(true);
+  auto log_scale = (0.5 * at::randn({5, 7}, gen(21), at::kFloat)).requires_grad_(true);
+  auto q = DiagonalNormal(loc, log_scale).expand({3, 5});
+  auto z = q->rsample({}, gen(22));
+  ASSERT_EQ(z.sizes(), (at::IntArrayRef{3, 5, 7}));
+  auto lp = q->log_prob(z);
+  ASSERT_EQ(lp.sizes(), (at::IntArrayRef{3, 5}));
+  auto loc64 = loc.detach().to(at::kDouble).requires_grad_(true);
+  auto ls64 = log_scale.detach().to(at::kDouble).requires_grad_(true);
+  auto eps = at::randn({3, 5, 7}, gen(22), at::kFloat).to(at::kDouble);  // the draw's noise
+  auto z64 = loc64 + at::exp(ls64) * eps;
+  auto ref = dist::Normal(loc64, at::exp(ls64)).to_event(1)->log_prob(z64);
+  EXPECT_LT((z.detach().to(at::kDouble) - z64.detach()).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((lp.detach().to(at::kDouble) - ref.detach()).abs().max().item<double>(), 1e-4);
+  // Gradients of a weighted sum of draws and log-densities (pathwise through z, as in the ELBO).
+  auto w = at::randn({3, 5}, gen(23), at::kDouble);
+  auto wz = at::randn({3, 5, 7}, gen(24), at::kDouble);
+  auto objective = [&](const Tensor& zz, const Tensor& l) {
+    return (l.to(at::kDouble) * w).sum() + (zz.to(at::kDouble) * wz).sum();
   };
-  auto fused_params = make();
-  auto shared_params = make();
-  FusedAdam fused(fused_params, 0.01);
-  infer::optim::Adam shared(0.01);
-  shared.add_parameters(shared_params);
-  auto noise = gen(11);
-  for (int step = 0; step < 200; ++step) {
-    auto eps = at::randn({300}, noise, at::kFloat);
-    for (auto* params : {&fused_params, &shared_params}) {
-      auto loss = ((*params)[0] - target - 0.3 * eps).square().sum() + ((*params)[1] - 1).pow(4).sum();
-      loss.backward();
-    }
-    fused.step();
-    shared.step();
-    shared.zero_grad();
-    EXPECT_FALSE(fused_params[0].grad().defined());
+  auto g = torch::autograd::grad({objective(z, lp)}, {loc, log_scale});
+  auto g_ref = torch::autograd::grad({objective(z64, ref)}, {loc64, ls64});
+  for (int i = 0; i < 2; ++i) {
+    const double scale = g_ref[i].abs().max().item<double>();
+    EXPECT_LT((g[i].to(at::kDouble) - g_ref[i]).abs().max().item<double>(), 1e-5 * scale) << "parameter " << i;
   }
-  const double moved = (shared_params[0] - at::zeros({300})).abs().max().item<double>();
-  ASSERT_GT(moved, 0.5);
-  EXPECT_LT((fused_params[0] - shared_params[0]).abs().max().item<double>(), 1e-4 * moved);
-  EXPECT_TRUE(at::allclose(fused_params[1], shared_params[1], 1e-12, 1e-12));
+  // float64 parameters take the ATen expression: the same density.
+  auto q64 = DiagonalNormal(loc64.detach(), ls64.detach());
+  EXPECT_TRUE(at::allclose(q64.log_prob(z64.detach()[0]), ref.detach()[0], 1e-10, 1e-10));
+  EXPECT_THROW(DiagonalNormal(loc, log_scale.slice(0, 0, 2)), dist::DistributionError);
 }
 
-TEST(FusedAdam, SkipsParametersWithoutGradientAndRejectsBadOptions) {
-  auto a = at::ones({3}).requires_grad_(true);
-  auto b = at::ones({3}).requires_grad_(true);
-  FusedAdam adam({a, b}, 0.1);
-  (a * 2).sum().backward();
-  adam.step();
-  EXPECT_TRUE(at::equal(b, at::ones({3})));
-  // First Adam step: m_hat / sqrt(v_hat) = sign(g), so every coordinate moves by the rate.
-  EXPECT_TRUE(at::allclose(a, at::full({3}, 0.9f), 0, 1e-6));
-  // Split over threads: the same floats.
-  auto c = at::randn({1001}, gen(12)).requires_grad_(true);
-  auto d = c.detach().clone().requires_grad_(true);
-  FusedAdam one({c}, 0.1), three({d}, 0.1);
-  for (int step = 0; step < 3; ++step) {
-    (c.pow(3)).sum().backward();
-    (d.pow(3)).sum().backward();
-    one.step();
-    three.step(3);
+TEST(StandardNormal, MatchesNormalToEventInValueAndGradient) {
+  auto v = at::randn({4, 6, 9}, gen(25), at::kFloat).requires_grad_(true);
+  StandardNormal p({6}, 9);
+  auto lp = p.log_prob(v);
+  ASSERT_EQ(lp.sizes(), (at::IntArrayRef{4, 6}));
+  auto v64 = v.detach().to(at::kDouble).requires_grad_(true);
+  auto ref = dist::Normal(at::zeros({6, 9}, at::kDouble), at::ones({6, 9}, at::kDouble)).to_event(1)->log_prob(v64);
+  EXPECT_LT((lp.detach().to(at::kDouble) - ref.detach()).abs().max().item<double>(), 1e-5);
+  auto w = at::randn({4, 6}, gen(26), at::kDouble);
+  auto g = torch::autograd::grad({(lp.to(at::kDouble) * w).sum()}, {v})[0];
+  auto g_ref = torch::autograd::grad({(ref * w).sum()}, {v64})[0];
+  EXPECT_LT((g.to(at::kDouble) - g_ref).abs().max().item<double>(), 1e-5 * g_ref.abs().max().item<double>());
+  EXPECT_EQ(p.expand({4, 6})->log_prob(v[0].detach()).sizes(), (at::IntArrayRef{4, 6}));  // broadcast to the batch
+  EXPECT_THROW(p.log_prob(at::zeros({6, 8})), dist::DistributionError);
+}
+
+TEST(FusedLinearSoftplus, MatchesSoftplusOfLinearInValueAndGradient) {
+  // (particles, batch, in) input as the decoder sees it, and a 2-D input without gradient as
+  // the encoder's images; against ATen in float64.
+  auto x = at::randn({3, 4, 11}, gen(30), at::kFloat).requires_grad_(true);
+  auto weight = (0.5 * at::randn({13, 11}, gen(31), at::kFloat)).requires_grad_(true);
+  auto bias = at::randn({13}, gen(32), at::kFloat).requires_grad_(true);
+  auto h = linear_softplus(x, weight, bias);
+  ASSERT_EQ(h.sizes(), (at::IntArrayRef{3, 4, 13}));
+  auto x64 = x.detach().to(at::kDouble).requires_grad_(true);
+  auto w64 = weight.detach().to(at::kDouble).requires_grad_(true);
+  auto b64 = bias.detach().to(at::kDouble).requires_grad_(true);
+  auto ref = at::softplus(at::linear(x64, w64, b64));
+  EXPECT_LT(max_relative(h.detach(), ref.detach(), 1e-6), 1e-5);
+  auto g_out = at::randn({3, 4, 13}, gen(33), at::kDouble);
+  auto g = torch::autograd::grad({(h.to(at::kDouble) * g_out).sum()}, {x, weight, bias});
+  auto g_ref = torch::autograd::grad({(ref * g_out).sum()}, {x64, w64, b64});
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_LT((g[i].to(at::kDouble) - g_ref[i]).abs().max().item<double>(), 1e-5 * g_ref[i].abs().max().item<double>())
+        << "input " << i;
   }
-  EXPECT_TRUE(at::equal(c, d));
-  EXPECT_THROW(FusedAdam({a}, 0.0), std::invalid_argument);
-  EXPECT_THROW(FusedAdam({a}, 0.1, FusedAdamOptions{1.0, 0.999, 1e-8}), std::invalid_argument);
+  auto images = at::rand({5, 11}, gen(34), at::kFloat);
+  auto h2 = linear_softplus(images, weight, bias);
+  auto gw = torch::autograd::grad({h2.sum()}, {weight})[0];
+  auto gw_ref = torch::autograd::grad({at::softplus(at::linear(images, weight, bias)).sum()}, {weight})[0];
+  EXPECT_TRUE(at::allclose(gw, gw_ref, 1e-5, 1e-5));
+  EXPECT_THROW(linear_softplus(x, weight.t(), bias), std::invalid_argument);
 }

@@ -201,6 +201,66 @@ TEST(VaeTrainer, DataParallelWorkersTrainAsWellAndRepeatExactly) {
   EXPECT_THROW(VaeTrainer(net, train, bad), std::invalid_argument);
 }
 
+TEST(VaeTrainer, TwoWorkersGradientsAddUpToTheOneWorkerGradient) {
+  // With the encoder's scale at exp(-30) the particles' noise is below float rounding, so a
+  // batch's gradient depends on the batch alone: the parts of two workers (their own threads
+  // and generators) must add up to the gradient one worker computes. Two steps of 32: the first
+  // runs on one thread in both (it registers the parameters), the second is split.
+  Prototypes data;
+  auto train = data.images(64, 8);
+  std::vector<std::vector<Tensor>> gradients;
+  for (int64_t workers : {1, 2}) {
+    model::ParamStore store;
+    model::ParamStoreScope scope(store);
+    Vae net(tiny(), gen(10));
+    {
+      at::NoGradGuard no_grad;
+      net.encoder()->log_scale->weight.zero_();
+      net.encoder()->log_scale->bias.fill_(-30.0);
+    }
+    VaeTrainer trainer(net, train, tiny_fit(BoundKind::Elbo, 1, workers));
+    EXPECT_EQ(trainer.epoch().steps, 2);
+    const auto& parts = trainer.worker_gradients();
+    ASSERT_EQ(parts.size(), static_cast<size_t>(workers));
+    std::vector<Tensor> sum;
+    for (size_t i = 0; i < trainer.parameter_names().size(); ++i) {
+      Tensor g = at::zeros_like(parts[0].at(i));
+      for (const auto& part : parts) {
+        ASSERT_TRUE(part.at(i).defined()) << trainer.parameter_names()[i];
+        g += part[i];
+      }
+      sum.push_back(g);
+    }
+    gradients.push_back(sum);
+  }
+  ASSERT_EQ(gradients[0].size(), 10u);  // weights and biases of five layers
+  for (size_t i = 0; i < gradients[0].size(); ++i) {
+    const double scale = gradients[0][i].abs().max().item<double>();
+    ASSERT_GT(scale, 0.0);
+    // Sums over 16 rows in another order: float rounding, relative to the largest entry.
+    EXPECT_LT((gradients[1][i] - gradients[0][i]).abs().max().item<double>(), 1e-5 * scale) << "parameter " << i;
+  }
+}
+
+TEST(VaeTrainer, AOneRowBatchLeavesOneWorkerWithoutRows) {
+  // 33 images in batches of 32: the last batch has one row, so one of two workers gets none
+  // and contributes no gradient; the step still counts that image.
+  Prototypes data;
+  model::ParamStore store;
+  model::ParamStoreScope scope(store);
+  Vae net(tiny(), gen(10));
+  VaeTrainer trainer(net, data.images(33, 8), tiny_fit(BoundKind::Elbo, 1, 2));
+  for (int e = 0; e < 2; ++e) {
+    const auto r = trainer.epoch();
+    EXPECT_EQ(r.steps, 2);
+    EXPECT_TRUE(std::isfinite(r.train_bound));
+    EXPECT_LT(r.train_bound, 0.0);
+  }
+  const auto& parts = trainer.worker_gradients();
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_NE(parts[0].empty() || !parts[0][0].defined(), parts[1].empty() || !parts[1][0].defined());
+}
+
 TEST(VaeCheckpoint, SaveAndLoadRestoreTheEncoder) {
   const auto path = (std::filesystem::temp_directory_path() / "amortize_vae_test.pt").string();
   Vae a(tiny(), gen(20));

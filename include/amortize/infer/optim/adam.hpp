@@ -1,7 +1,10 @@
 // Adam (Kingma & Ba) and Pyro's ClippedAdam: Adam whose gradients are clipped to a maximum
 // global norm (across all parameters of the step) and whose learning rate decays by a
-// constant factor every step. Both support sparse row updates (lazy, as SparseAdam).
+// constant factor every step. Both support sparse row updates (lazy, as SparseAdam). Dense
+// CPU float/double parameters take the one-pass kernel of fused_adam.hpp, any others six ATen
+// operations with the same arithmetic.
 #pragma once
+#include "amortize/infer/optim/fused_adam.hpp"
 #include "amortize/infer/optim/optimizer.hpp"
 
 namespace amortize::infer::optim {
@@ -19,12 +22,35 @@ class Adam : public Optimizer {
   std::string type_name() const override { return "Adam"; }
   const AdamOptions& options() const { return options_; }
 
+  // A step for callers that run their own worker threads (data parallel). The gradient of
+  // names[i] is the sum over workers w, in order, of worker_grads[w][i] (undefined entries
+  // count as zero; a parameter with none is left alone), not its .grad(). Call
+  // begin_partitioned_step on one thread; then update_partition(part, parts) for every part in
+  // [0, parts), from any threads at once: each updates its share of the parameters' elements
+  // (the same numbers for any number of parts). Parameters must be dense contiguous CPU float
+  // or double tensors and the gradients contiguous of the same size and dtype; anything else
+  // throws std::invalid_argument naming the parameter. The gradients must stay alive until
+  // the partitions are done.
+  void begin_partitioned_step(const std::vector<std::string>& names,
+                              const std::vector<std::vector<Tensor>>& worker_grads, double lr_scale = 1.0);
+  void update_partition(int64_t part, int64_t parts) const;
+
  protected:
   std::vector<std::string> state_names() const override { return {"exp_avg", "exp_avg_sq"}; }
   void update(Tensor& param, const Tensor& grad, std::vector<Tensor>& state, int64_t step, double lr) const override;
 
  private:
+  // One parameter of the partitioned step in progress.
+  struct Partition {
+    Tensor param, exp_avg, exp_avg_sq;
+    std::vector<const float*> float_grads;  // the workers' gradients of a float parameter
+    std::vector<const double*> double_grads;
+    int64_t offset = 0;  // of its first element in the concatenation of all parameters
+    AdamCoefficients coefficients;
+  };
   AdamOptions options_;
+  std::vector<Partition> partitions_;
+  int64_t partitioned_elements_ = 0;
 };
 
 struct ClippedAdamOptions {
