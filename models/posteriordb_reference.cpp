@@ -40,17 +40,21 @@ AccuracyReport compare(const std::vector<infer::ParameterSummary>& fitted,
                        const std::map<std::string, ReferenceStats>& reference) {
   AccuracyReport report;
   std::ostringstream lines;
+  bool first = true;
   for (const auto& [name, ref] : reference) {
     auto it = std::find_if(fitted.begin(), fitted.end(), [&](const auto& p) { return p.name == name; });
     if (it == fitted.end()) throw std::runtime_error("fitted summary lacks reference parameter " + name);
     const double err = std::abs(it->mean - ref.mean) / ref.sd;
     const double ratio = it->sd / ref.sd;
-    lines << name << ": mean error " << err << " sd, sd ratio " << ratio << "\n";
     if (err > report.worst_mean_error_in_sds) {
       report.worst_mean_error_in_sds = err;
       report.worst_parameter = name;
     }
     report.worst_sd_ratio_deviation = std::max(report.worst_sd_ratio_deviation, std::abs(ratio - 1));
+    report.min_sd_ratio = first ? ratio : std::min(report.min_sd_ratio, ratio);
+    report.max_sd_ratio = first ? ratio : std::max(report.max_sd_ratio, ratio);
+    lines << name << ": mean error " << err << " sd, sd ratio " << ratio << "\n";
+    first = false;
   }
   report.summary = lines.str();
   return report;

@@ -18,6 +18,8 @@ std::map<std::string, ReferenceStats> read_reference_summary(const std::string& 
 struct AccuracyReport {
   double worst_mean_error_in_sds = 0;  // max |mean - ref| / ref sd
   double worst_sd_ratio_deviation = 0;  // max |sd / ref sd - 1|
+  double min_sd_ratio = 0;              // range of sd / ref sd over the parameters
+  double max_sd_ratio = 0;
   std::string worst_parameter;
   std::string summary;  // one line per parameter
 };

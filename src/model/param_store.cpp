@@ -175,7 +175,9 @@ const ParamStore::Entry& ParamStore::entry(const std::string& name) const {
 
 std::vector<Tensor> ParamStore::parameters() const {
   std::vector<Tensor> out;
-  for (const auto& [name, e] : entries_) out.push_back(e.unconstrained);
+  for (const auto& [name, e] : entries_) {
+    if (e.unconstrained.requires_grad()) out.push_back(e.unconstrained);
+  }
   return out;
 }
 

@@ -29,7 +29,8 @@ class ParamStore {
   bool contains(const std::string& name) const { return entries_.count(name) > 0; }
   Tensor constrained(const std::string& name) const;
   const Entry& entry(const std::string& name) const;
-  // Unconstrained leaves in name order, for optimisers.
+  // The trainable unconstrained leaves (those that require grad) in name order, for
+  // optimisers and gradients. A guide may also keep fixed tensors here, for checkpoints.
   std::vector<Tensor> parameters() const;
   std::vector<std::string> names() const;
   void clear() { entries_.clear(); }

@@ -2,7 +2,9 @@
 
 #include "amortize/dist/multivariate/low_rank_multivariate_normal.hpp"
 #include "amortize/dist/multivariate/multivariate_normal.hpp"
+#include "amortize/infer/guides/split_sites.hpp"
 #include "amortize/infer/guides/sticking_the_landing.hpp"
+#include "amortize/model/handlers.hpp"
 #include "amortize/model/param_store.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -23,8 +25,7 @@ Tensor AutoContinuous::initial_loc() const {
   return at::cat(parts);
 }
 
-Tensor AutoContinuous::unpack(const Tensor& z, const LatentSite& site, int64_t offset) const {
-  Tensor part = z.narrow(-1, offset, site.numel());
+Shape AutoContinuous::site_shape(const Tensor& z, const LatentSite& site) const {
   Shape shape;
   if (z.dim() > 1) {
     // With particles z is (K, 1, ..., 1, D): K, then one singleton per plate slot the site lacks.
@@ -34,7 +35,21 @@ Tensor AutoContinuous::unpack(const Tensor& z, const LatentSite& site, int64_t o
     for (int64_t i = site_batch; i < nesting; ++i) shape.push_back(1);
   }
   shape.insert(shape.end(), site.unconstrained_shape.begin(), site.unconstrained_shape.end());
-  return part.reshape(shape);
+  return shape;
+}
+
+Tensor AutoContinuous::unpack(const Tensor& z, const LatentSite& site, int64_t offset) const {
+  return z.narrow(-1, offset, site.numel()).reshape(site_shape(z, site));
+}
+
+std::vector<Tensor> AutoContinuous::unpack_all(const Tensor& z) const {
+  std::vector<int64_t> sizes;
+  std::vector<Shape> shapes;
+  for (const auto& s : sites_) {
+    sizes.push_back(s.numel());
+    shapes.push_back(site_shape(z, s));
+  }
+  return split_sites(z, sizes, shapes);
 }
 
 Tensor AutoContinuous::sample_joint() {
@@ -44,12 +59,10 @@ Tensor AutoContinuous::sample_joint() {
 }
 
 void AutoContinuous::sample_latents() {
-  Tensor z = sample_joint();
-  int64_t offset = 0;
-  for (const auto& s : sites_) {
-    auto plates = enter_plates(s);
-    emit(s, unpack(z, s, offset), s.transform->domain_event_dim());
-    offset += s.numel();
+  const auto pieces = unpack_all(sample_joint());
+  for (size_t i = 0; i < sites_.size(); ++i) {
+    auto plates = enter_plates(sites_[i]);
+    emit(sites_[i], pieces[i], sites_[i].transform->domain_event_dim());
   }
 }
 
@@ -73,20 +86,47 @@ void AutoMultivariateNormal::create_params() {
   Tensor loc = initial_loc();
   make_param("loc", loc);
   make_param("scale_tril", init_scale_ * at::eye(loc.size(0), loc.options()), dist::constraints::lower_cholesky());
+  // The fixed frame (not trained; kept in the store so that checkpoints carry it): identity
+  // until a Laplace start sets it.
+  auto& store = model::active_param_store();
+  store.set_unconstrained(prefix_ + ".frame_shift", at::zeros_like(loc));
+  store.set_unconstrained(prefix_ + ".frame_tril", at::eye(loc.size(0), loc.options()));
+}
+
+bool AutoMultivariateNormal::identity_frame(const Tensor& shift, const Tensor& frame) {
+  // Re-checked only when a frame tensor was replaced or written in place (a Laplace start, a
+  // checkpoint), which bumps its version: the check's operations stay out of the step.
+  const FrameState now{shift.unsafeGetTensorImpl(), frame.unsafeGetTensorImpl(), shift._version(), frame._version(), false};
+  if (now.shift != frame_state_.shift || now.frame != frame_state_.frame || now.shift_version != frame_state_.shift_version ||
+      now.frame_version != frame_state_.frame_version) {
+    at::NoGradGuard no_grad;
+    frame_state_ = now;
+    frame_state_.identity = !shift.any().item<bool>() && at::equal(frame, at::eye(frame.size(0), frame.options()));
+  }
+  return frame_state_.identity;
+}
+
+std::pair<Tensor, Tensor> AutoMultivariateNormal::joint_loc_scale_tril() {
+  Tensor loc = make_param("loc", {});
+  Tensor scale_tril = make_param("scale_tril", {}, dist::constraints::lower_cholesky());
+  Tensor shift = make_param("frame_shift", {});
+  Tensor frame = make_param("frame_tril", {});
+  if (identity_frame(shift, frame)) return {loc, scale_tril};
+  // A product of lower-triangular matrices with positive diagonals is one (exact zeros above).
+  return {at::addmv(shift, frame, loc), at::matmul(frame, scale_tril)};
 }
 
 dist::DistPtr AutoMultivariateNormal::latent_distribution(bool detach_params) {
-  Tensor loc = make_param("loc", {});
-  Tensor scale_tril = make_param("scale_tril", {}, dist::constraints::lower_cholesky());
+  auto [loc, scale_tril] = joint_loc_scale_tril();
   if (detach_params) return std::make_shared<dist::MultivariateNormal>(loc.detach(), scale_tril.detach());
   return std::make_shared<dist::MultivariateNormal>(loc, scale_tril);
 }
 
 std::pair<Tensor, Tensor> AutoMultivariateNormal::loc_covariance() {
   setup();
-  auto& store = model::active_param_store();
-  Tensor l = store.constrained(prefix_ + ".scale_tril");
-  return {store.constrained(prefix_ + ".loc"), at::matmul(l, l.transpose(-1, -2))};
+  model::BlockHandler private_read;
+  auto [loc, l] = joint_loc_scale_tril();
+  return {loc, at::matmul(l, l.transpose(-1, -2))};
 }
 
 AutoLowRankMultivariateNormal::AutoLowRankMultivariateNormal(Program model, int64_t rank, InitStrategy init,

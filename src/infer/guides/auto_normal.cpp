@@ -2,6 +2,7 @@
 
 #include "amortize/dist/continuous/delta.hpp"
 #include "amortize/dist/continuous/normal.hpp"
+#include "amortize/infer/guides/split_sites.hpp"
 #include "amortize/infer/guides/sticking_the_landing.hpp"
 #include "amortize/model/param_store.hpp"
 
@@ -11,24 +12,65 @@ AutoNormal::AutoNormal(Program model, InitStrategy init, double init_scale, std:
     : AutoGuide(std::move(model), std::move(prefix), std::move(init), init_scale) {}
 
 void AutoNormal::create_params() {
+  std::vector<Tensor> parts;
   for (const auto& s : sites_) {
-    make_param("loc." + s.name, s.init_unconstrained);
-    make_param("scale." + s.name, at::full_like(s.init_unconstrained, init_scale_), dist::constraints::positive());
+    const Tensor& init = s.init_unconstrained;
+    if (!parts.empty() && (init.scalar_type() != parts.front().scalar_type() || init.device() != parts.front().device())) {
+      throw model::ModelError(prefix_ + ": site '" + s.name + "' has another dtype or device than site '" +
+                              sites_.front().name + "'; the flat parameters need one");
+    }
+    parts.push_back(s.init_unconstrained.reshape(-1));
+    sizes_.push_back(s.numel());
+    shapes_.push_back(s.unconstrained_shape);
   }
+  if (parts.empty()) throw model::ModelError(prefix_ + ": the model has no latent sites");
+  Tensor loc = at::cat(parts);
+  make_param("loc", loc);
+  make_param("scale", at::full_like(loc, init_scale_), dist::constraints::positive());
+}
+
+std::pair<int64_t, const LatentSite*> AutoNormal::locate(const std::string& site) {
+  setup();
+  int64_t offset = 0;
+  for (const auto& s : sites_) {
+    if (s.name == site) return {offset, &s};
+    offset += s.numel();
+  }
+  throw model::ModelError(prefix_ + ": no latent site named '" + site + "'");
 }
 
 std::pair<Tensor, Tensor> AutoNormal::loc_scale(const std::string& site) {
-  setup();
+  auto [offset, s] = locate(site);
   auto& store = model::active_param_store();
-  return {store.constrained(prefix_ + ".loc." + site), store.constrained(prefix_ + ".scale." + site)};
+  auto piece = [&, offset = offset, s = s](const char* name) {
+    return store.constrained(prefix_ + "." + name).narrow(0, offset, s->numel()).reshape(s->unconstrained_shape);
+  };
+  return {piece("loc"), piece("scale")};
+}
+
+void AutoNormal::set_loc_scale(const std::string& site, const Tensor& loc, const Tensor& scale) {
+  auto [offset, s] = locate(site);
+  auto& store = model::active_param_store();
+  at::NoGradGuard no_grad;
+  auto write = [&, offset = offset, s = s](const char* name, const Tensor& value) {
+    const std::string key = prefix_ + "." + name;
+    Tensor flat = store.constrained(key).clone();
+    flat.narrow(0, offset, s->numel()).copy_(value.expand(s->unconstrained_shape).reshape(-1));
+    store.assign(key, flat);
+  };
+  write("loc", loc);
+  write("scale", scale);
 }
 
 void AutoNormal::sample_latents() {
-  for (const auto& s : sites_) {
+  const auto locs = split_sites(make_param("loc", {}), sizes_, shapes_);
+  const auto scales = split_sites(make_param("scale", {}, dist::constraints::positive()), sizes_, shapes_);
+  for (size_t i = 0; i < sites_.size(); ++i) {
+    const auto& s = sites_[i];
     auto plates = enter_plates(s);
     const int64_t event_dims = s.transform->domain_event_dim();
-    Tensor loc = subsample(make_param("loc." + s.name, {}), s, event_dims);
-    Tensor scale = subsample(make_param("scale." + s.name, {}, dist::constraints::positive()), s, event_dims);
+    Tensor loc = subsample(locs[i], s, event_dims);
+    Tensor scale = subsample(scales[i], s, event_dims);
     auto q = dist::Normal(loc, scale).to_event(event_dims);
     if (sticking_the_landing_) {
       q = std::make_shared<StickingTheLanding>(q, dist::Normal(loc.detach(), scale.detach()).to_event(event_dims));

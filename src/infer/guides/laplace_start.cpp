@@ -5,6 +5,10 @@
 
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/optim/lbfgs.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
 
 namespace amortize::infer {
 
@@ -12,13 +16,12 @@ Tensor AutoContinuous::unconstrained_log_joint(const Tensor& z) {
   setup();
   model::ValueMap values;
   Tensor log_det = at::zeros({}, z.options());
-  int64_t offset = 0;
-  for (const auto& s : sites_) {
-    Tensor zs = unpack(z, s, offset);
-    Tensor x = s.transform->forward(zs);
-    log_det = log_det + s.transform->log_abs_det_jacobian(zs, x).sum();
+  const auto pieces = unpack_all(z);
+  for (size_t i = 0; i < sites_.size(); ++i) {
+    const auto& s = sites_[i];
+    Tensor x = s.transform->forward(pieces[i]);
+    log_det = log_det + s.transform->log_abs_det_jacobian(pieces[i], x).sum();
     values[s.name] = x;
-    offset += s.numel();
   }
   model::BlockHandler private_run;
   model::TraceHandler tracer;
@@ -54,14 +57,51 @@ bool AutoContinuous::initialize_laplace(int64_t max_iterations) {
     set_loc_covariance(mode.detach(), Tensor());
     return false;
   }
-  set_loc_covariance(mode.detach(), at::cholesky_inverse(chol));
+  Tensor covariance = at::cholesky_inverse(chol);
+  laplace_weight_share_ = importance_weight_share(mode.detach(), covariance);
+  set_loc_covariance(mode.detach(), covariance);
   return true;
+}
+
+double AutoContinuous::importance_weight_share(const Tensor& mode, const Tensor& covariance) {
+  constexpr int64_t kDraws = 100;
+  at::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);  // a private stream: the run's draws stay as they were
+  Tensor l = at::linalg_cholesky(covariance);
+  Tensor eps = at::randn({kDraws, mode.size(0)}, gen, mode.options());
+  Tensor z = mode + at::matmul(eps, l.transpose(0, 1));
+  // log p - log q up to a constant (the same for every draw).
+  std::vector<double> log_w(kDraws);
+  for (int64_t s = 0; s < kDraws; ++s) {
+    log_w[s] = unconstrained_log_joint(z[s]).item<double>() + 0.5 * eps[s].square().sum().item<double>();
+  }
+  const double top = *std::max_element(log_w.begin(), log_w.end());
+  if (!std::isfinite(top)) return 0.0;
+  double sum = 0.0, sum_sq = 0.0;
+  for (double lw : log_w) {
+    const double w = std::isfinite(lw) ? std::exp(lw - top) : 0.0;
+    sum += w;
+    sum_sq += w * w;
+  }
+  return sum * sum / sum_sq / static_cast<double>(kDraws);
 }
 
 void AutoMultivariateNormal::set_loc_covariance(const Tensor& loc, const Tensor& covariance) {
   auto& store = model::active_param_store();
-  store.assign(prefix_ + ".loc", loc);
-  if (covariance.defined()) store.assign(prefix_ + ".scale_tril", at::linalg_cholesky(covariance));
+  at::NoGradGuard no_grad;
+  if (covariance.defined() && laplace_weight_share_ < kTrustedWeightShare) {
+    // A poor approximation (eight schools' funnel: sds 16x too small) makes a poor frame.
+    store.assign(prefix_ + ".frame_shift", at::zeros_like(loc));
+    store.assign(prefix_ + ".frame_tril", at::eye(loc.size(0), loc.options()));
+    store.assign(prefix_ + ".loc", loc);
+    store.assign(prefix_ + ".scale_tril", at::linalg_cholesky(covariance));
+    return;
+  }
+  store.assign(prefix_ + ".frame_shift", loc);
+  store.assign(prefix_ + ".loc", at::zeros_like(loc));
+  if (!covariance.defined()) return;
+  store.assign(prefix_ + ".frame_tril", at::linalg_cholesky(covariance));
+  store.assign(prefix_ + ".scale_tril", at::eye(loc.size(0), loc.options()));
 }
 
 void AutoLowRankMultivariateNormal::set_loc_covariance(const Tensor& loc, const Tensor& covariance) {

@@ -52,8 +52,8 @@ TEST(StickingTheLanding, GradientIsExactlyZeroAtTheExactPosteriorForAutoNormal) 
     auto guide = std::make_shared<AutoNormal>(model);
     guide->set_sticking_the_landing(stl);
     guide->program()();
-    store.assign("AutoNormal.loc.mu", at::scalar_tensor(target.post_mean(), f64()));
-    store.assign("AutoNormal.scale.mu", at::scalar_tensor(std::sqrt(target.post_var()), f64()));
+    guide->set_loc_scale("mu", at::scalar_tensor(target.post_mean(), f64()),
+                         at::scalar_tensor(std::sqrt(target.post_var()), f64()));
     double largest = 0;
     for (uint64_t seed = 1; seed <= 10; ++seed) largest = std::max(largest, largest_abs(one_draw_gradient(model, guide->program(), seed)));
     if (stl) {
@@ -231,8 +231,7 @@ TEST(PosteriorDraws, PredictiveDrawsOfChosenSitesFollowThePosteriorPredictive) {
   AutoNormal guide(model);
   guide.program()();
   const double sd = std::sqrt(target.post_var());
-  store.assign("AutoNormal.loc.mu", at::scalar_tensor(target.post_mean(), f64()));
-  store.assign("AutoNormal.scale.mu", at::scalar_tensor(sd, f64()));
+  guide.set_loc_scale("mu", at::scalar_tensor(target.post_mean(), f64()), at::scalar_tensor(sd, f64()));
   const int64_t n = 4000;
   auto draws = posterior_draws(model, guide.program(), n, 5, /*include_observed=*/true, {"x"});
   ASSERT_EQ(draws.sites, std::vector<std::string>{"x"});

@@ -20,6 +20,9 @@ class AutoContinuous : public AutoGuide {
   bool initialize_laplace(int64_t max_iterations = 200);
   // log p(x, T(z)) + log|det J_T(z)| for a joint unconstrained vector z of length D.
   Tensor unconstrained_log_joint(const Tensor& z);
+  // How well the last Laplace start fits the posterior: the effective sample size of 100
+  // importance-weighted draws from it, as a share of 100 (1: exact; 0: no start yet).
+  double laplace_weight_share() const { return laplace_weight_share_; }
 
  protected:
   void sample_latents() override;
@@ -29,10 +32,21 @@ class AutoContinuous : public AutoGuide {
   virtual dist::DistPtr latent_distribution(bool detach_params) = 0;
   virtual void set_loc_covariance(const Tensor& loc, const Tensor& covariance) = 0;
   Tensor initial_loc() const;
+  double importance_weight_share(const Tensor& mode, const Tensor& covariance);
+  double laplace_weight_share_ = 0.0;
   // The site's part of a joint draw z (..., D), shaped for the site and the particle plate.
   Tensor unpack(const Tensor& z, const LatentSite& site, int64_t offset) const;
+  // Every site's part of z at once (one autograd node), in site order.
+  std::vector<Tensor> unpack_all(const Tensor& z) const;
+  Shape site_shape(const Tensor& z, const LatentSite& site) const;
 };
 
+// z = shift + F (loc + L eps): the trained loc and L live in a fixed frame (shift, F), the
+// identity unless a Laplace start sets it to the mode and the Cholesky factor of the inverse
+// Hessian. Adam's steps are then steps in posterior sds whatever the posterior's scale and
+// correlations (a poorly scaled regression otherwise needs a ten times smaller rate). Only a
+// start that importance weighting trusts (laplace_weight_share() >= 0.15) becomes the frame;
+// otherwise it only sets loc and L, in the identity frame.
 class AutoMultivariateNormal : public AutoContinuous {
  public:
   explicit AutoMultivariateNormal(Program model, InitStrategy init = {}, double init_scale = 0.1,
@@ -43,6 +57,20 @@ class AutoMultivariateNormal : public AutoContinuous {
   void create_params() override;
   dist::DistPtr latent_distribution(bool detach_params) override;
   void set_loc_covariance(const Tensor& loc, const Tensor& covariance) override;
+
+ private:
+  static constexpr double kTrustedWeightShare = 0.15;
+  // The joint latent's loc and scale_tril (frame applied).
+  std::pair<Tensor, Tensor> joint_loc_scale_tril();
+  bool identity_frame(const Tensor& shift, const Tensor& frame);
+  struct FrameState {
+    const void* shift = nullptr;
+    const void* frame = nullptr;
+    int64_t shift_version = -1;
+    int64_t frame_version = -1;
+    bool identity = false;
+  };
+  FrameState frame_state_;
 };
 
 class AutoLowRankMultivariateNormal : public AutoContinuous {
