@@ -10,12 +10,14 @@
 #include "amortize/io/config.hpp"
 #include "amortize/io/output_folder.hpp"
 #include "amortize/sde/experiment.hpp"
+#include "amortize/vae/image_grid.hpp"
 #include "commands.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 #include <torch/serialize.h>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <cmath>
@@ -58,7 +60,11 @@ const io::ConfigSchema& schema() {
       {"drift_activation", T::String}, {"kernel_hidden", T::String}, {"kernel_activation", T::String},
       {"kernel_lengthscale", T::Real}, {"kernel_jitter", T::Real},   {"valid_paths", T::Integer},
       {"valid_dt", T::Real},          {"valid_every", T::Integer},   {"checkpoint_every", T::Integer},
-      {"lr_decay_steps", T::Integer}, {"averaging_start", T::Integer}};
+      {"lr_decay_steps", T::Integer}, {"averaging_start", T::Integer}, {"encoder", T::String},
+      {"encoder_channels", T::String}, {"frame_height", T::Integer}, {"synthetic", T::String},
+      {"synthetic_duration", T::Real}, {"synthetic_train_until", T::Real}, {"synthetic_rate", T::Real},
+      {"synthetic_frame_size", T::Integer}, {"synthetic_noise_sd", T::Real}, {"diffusion_init_log", T::Real},
+      {"diffusion_prior_log_loc", T::Real}};
   return s;
 }
 
@@ -172,6 +178,24 @@ void apply(sde::ArctaExperimentSettings& s, const std::string& key, const io::Co
   else if (key == "kernel_activation") m.kernel.warp_activation = sde::activation_from_name(str());
   else if (key == "kernel_lengthscale") m.kernel.lengthscale = real();
   else if (key == "kernel_jitter") m.kernel.jitter = real();
+  else if (key == "encoder") {
+    if (str() != "mlp" && str() != "cnn") throw std::invalid_argument("encoder: expected mlp or cnn, got '" + str() + "'");
+    m.conv_encoder = str() == "cnn";
+  } else if (key == "encoder_channels") m.encoder_channels = parse_sizes(str(), key);
+  else if (key == "frame_height") {
+    m.frame_height = integer();
+    if (m.frame_height < 0) throw std::invalid_argument("frame_height must not be negative");
+  } else if (key == "synthetic") {
+    if (!str().empty() && str() != "lorenz" && str() != "pendulum")
+      throw std::invalid_argument("synthetic: expected lorenz or pendulum, got '" + str() + "'");
+    s.synthetic.name = str();
+  } else if (key == "synthetic_duration") s.synthetic.duration = real();
+  else if (key == "synthetic_train_until") s.synthetic.train_until = real();
+  else if (key == "synthetic_rate") s.synthetic.rate = real();
+  else if (key == "synthetic_frame_size") s.synthetic.frame_size = positive(integer());
+  else if (key == "synthetic_noise_sd") s.synthetic.noise_sd = real();
+  else if (key == "diffusion_init_log") m.diffusion_init_loc = real();
+  else if (key == "diffusion_prior_log_loc") m.diffusion_prior_loc = real();
   else if (key == "valid_paths") s.valid_paths = positive(integer());
   else if (key == "valid_dt") s.valid_dt = real();
 }
@@ -186,8 +210,9 @@ struct RunKeys {
 // under "run" (settings_from_json skips them).
 nlohmann::json settings_json(const sde::ArctaExperimentSettings& s, const RunKeys& run) {
   const auto& m = s.model;
-  return {{"train", fs::absolute(s.train_path).string()},
-          {"valid", fs::absolute(s.valid_path).string()},
+  const auto absolute = [](const std::string& p) { return p.empty() ? p : fs::absolute(p).string(); };
+  return {{"train", absolute(s.train_path)},
+          {"valid", absolute(s.valid_path)},
           {"dtype", s.dtype == at::kDouble ? "float64" : "float32"},
           {"steps", s.steps}, {"lr", s.lr}, {"lr_decay", s.lr_decay}, {"lr_decay_steps", s.lr_decay_steps},
           {"warmup", s.warmup_steps}, {"averaging", s.averaging}, {"averaging_start", s.averaging_start}, {"seed", static_cast<int64_t>(s.seed)}, {"B", s.chunk_size},
@@ -200,6 +225,12 @@ nlohmann::json settings_json(const sde::ArctaExperimentSettings& s, const RunKey
           {"kernel_hidden", sizes_text(m.kernel.warp_hidden)}, {"kernel_activation", activation_name(m.kernel.warp_activation)},
           {"kernel_lengthscale", m.kernel.lengthscale}, {"kernel_jitter", m.kernel.jitter},
           {"valid_paths", s.valid_paths}, {"valid_dt", s.valid_dt},
+          {"encoder", m.conv_encoder ? "cnn" : "mlp"}, {"encoder_channels", sizes_text(m.encoder_channels)},
+          {"frame_height", m.frame_height}, {"synthetic", s.synthetic.name},
+          {"synthetic_duration", s.synthetic.duration}, {"synthetic_train_until", s.synthetic.train_until},
+          {"synthetic_rate", s.synthetic.rate}, {"synthetic_frame_size", s.synthetic.frame_size},
+          {"synthetic_noise_sd", s.synthetic.noise_sd}, {"diffusion_init_log", m.diffusion_init_loc},
+          {"diffusion_prior_log_loc", m.diffusion_prior_loc},
           {"run", {{"valid_every", run.valid_every}, {"checkpoint_every", run.checkpoint_every}}}};
 }
 
@@ -238,6 +269,24 @@ std::string forecast_csv(const std::vector<double>& times, const sde::Forecast& 
     o << "\n";
   }
   return o.str();
+}
+
+// The forecast as a PNG: for frames (a CNN encoder) the true frames above the forecast's mean
+// frames, every other one of the first 30; else the series with the mean and 5-95 % band.
+// Returns "" or why it was not drawn.
+std::string draw_forecast(const sde::ArctaModelOptions& m, const std::vector<double>& times, const at::Tensor& truth,
+                          const sde::Forecast& f, const std::string& png, const std::string& title) {
+  if (!m.conv_encoder) return sde::plot_forecast_png(times, truth, f, png, title);
+  try {
+    const int64_t height = m.frame_height > 0 ? m.frame_height : std::llround(std::sqrt(static_cast<double>(m.observation_dim)));
+    const int64_t shown = std::min<int64_t>(truth.size(0), 30);
+    const at::Tensor index = at::arange(0, shown, 2, at::kLong);
+    const at::Tensor grid = at::cat({truth.index_select(0, index), f.mean.index_select(0, index)}, 0);
+    vae::write_png_grid(png, grid, index.size(0), height);
+    return "";
+  } catch (const std::exception& e) {
+    return e.what();
+  }
 }
 
 at::Generator generator(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
@@ -310,7 +359,8 @@ int run_fit(const SdeFitArgs& a) {
   }
   if (out.empty()) throw std::invalid_argument("no output folder: give --out DIR or `out` in " + a.config);
   for (const auto* path : {&s.train_path, &s.valid_path}) {
-    if (path->empty()) throw std::invalid_argument(a.config + ": `train` and `valid` (CSV files) are required");
+    if (!s.synthetic.name.empty()) break;
+    if (path->empty()) throw std::invalid_argument(a.config + ": `train` and `valid` (CSV files) or `synthetic` are required");
     if (!fs::exists(*path)) throw std::invalid_argument("data file not found: " + *path);
   }
   sde::ArctaExperiment exp(s);  // reads and checks the data, builds the model
@@ -446,7 +496,7 @@ int run_fit(const SdeFitArgs& a) {
                               {"threads", at::get_num_threads()}};
     staged.add("metrics.json", metrics.dump(2) + "\n");
     staged.commit();
-    const std::string why = sde::plot_forecast_png(v.times, exp.valid().x, v.forecast, (dir / "forecast.png").string(),
+    const std::string why = draw_forecast(exp.settings().model, v.times, exp.valid().x, v.forecast, (dir / "forecast.png").string(),
                                                    "ARCTA forecast over the validation span, RMSE " + std::to_string(v.rmse));
     if (!why.empty()) std::cerr << "amortize sde fit: warning: forecast.png not drawn: " << why << "\n";
     std::cout << "sde fit: " << result.steps << " steps, " << seconds_per_step * 1e3 << " ms per step, validation RMSE "
@@ -499,7 +549,7 @@ int run_forecast(const SdeForecastArgs& a) {
   const double rmse = (v.forecast.mean.narrow(0, 0, overlap) - exp.valid().x.narrow(0, 0, overlap)).square().mean().sqrt().item<double>();
   const std::string name = "forecast_h" + std::to_string(static_cast<int64_t>(std::round(horizon * 1000))) + "ms";
   io::write_file_atomically(dir / (name + ".csv"), forecast_csv(times, v.forecast, exp.valid().x.narrow(0, 0, overlap)));
-  const std::string why = sde::plot_forecast_png(times, exp.valid().x.narrow(0, 0, overlap), v.forecast,
+  const std::string why = draw_forecast(exp.settings().model, times, exp.valid().x.narrow(0, 0, overlap), v.forecast,
                                                  (dir / (name + ".png")).string(), "ARCTA forecast, " + std::to_string(a.paths) + " paths");
   if (!why.empty()) std::cerr << "amortize sde forecast: warning: " << name << ".png not drawn: " << why << "\n";
   std::cout << "sde forecast: " << a.paths << " paths over [" << t0 << ", " << t0 + horizon << "], RMSE over the "

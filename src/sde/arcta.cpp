@@ -1,5 +1,7 @@
 #include "amortize/sde/arcta.hpp"
 
+#include "amortize/infer/optim/optimizer.hpp"
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -7,6 +9,7 @@
 namespace amortize::sde {
 namespace {
 constexpr double kLog2Pi = 1.83787706640934548356;
+using infer::optim::scalar_like;
 }
 
 ArctaModelImpl::ArctaModelImpl(const ArctaModelOptions& options, const at::TensorOptions& tensor_options)
@@ -20,8 +23,24 @@ ArctaModelImpl::ArctaModelImpl(const ArctaModelOptions& options, const at::Tenso
   if (!(options.observation_variance > 0) || !(options.diffusion_prior_scale > 0) ||
       !(options.diffusion_init_scale > 0))
     throw std::invalid_argument("ArctaModel: observation_variance and the diffusion scales must be positive");
-  encoder_ = register_module(
-      "encoder", Mlp(options.window * obs, options.encoder_hidden, 2 * d, options.encoder_activation, tensor_options));
+  if (options.conv_encoder) {
+    if (options.encoder_skip) throw std::invalid_argument("ArctaModel: a CNN encoder has no skip connection");
+    ConvEncoderOptions co;
+    co.frames = options.window;
+    co.height = options.frame_height > 0 ? options.frame_height : std::llround(std::sqrt(static_cast<double>(obs)));
+    co.width = co.height > 0 ? obs / co.height : 0;
+    if (co.height * co.width != obs)
+      throw std::invalid_argument("ArctaModel: observations of " + std::to_string(obs) + " values are not frames of " +
+                                  std::to_string(co.height) + " rows (set frame_height)");
+    co.channels = options.encoder_channels;
+    co.hidden = options.encoder_hidden;
+    co.out = 2 * d;
+    co.activation = options.encoder_activation;
+    conv_encoder_ = register_module("encoder", ConvEncoder(co, tensor_options));
+  } else {
+    encoder_ = register_module(
+        "encoder", Mlp(options.window * obs, options.encoder_hidden, 2 * d, options.encoder_activation, tensor_options));
+  }
   kernel_ = register_module("kernel", DeepKernelInterpolant(options.kernel, tensor_options));
   drift_ = register_module("drift", Mlp(d + (options.autonomous_drift ? 0 : 1), options.drift_hidden, d,
                                         options.drift_activation, tensor_options));
@@ -33,6 +52,12 @@ ArctaModelImpl::ArctaModelImpl(const ArctaModelOptions& options, const at::Tenso
     obs_log_var_ = register_parameter("obs_log_var", at::full({obs}, std::log(options.observation_variance),
                                                               tensor_options.requires_grad(false)));
   }
+  const double sp = options.diffusion_prior_scale;
+  const auto half_obs = 0.5 * static_cast<double>(obs);
+  gaussian_log_norm_ = ScalarConstant(-half_obs * (kLog2Pi + std::log(options.observation_variance)));
+  half_log_2pi_ = ScalarConstant(-half_obs * kLog2Pi);
+  diffusion_prior_loc_ = ScalarConstant(options.diffusion_prior_loc);
+  diffusion_kl_const_ = ScalarConstant(static_cast<double>(d) * (std::log(sp) - 0.5));
   const auto opts = tensor_options.requires_grad(false);
   c_loc_ = register_parameter("diffusion_loc", at::full({d}, options.diffusion_init_loc, opts));
   c_log_scale_ = register_parameter("diffusion_log_scale", at::full({d}, std::log(options.diffusion_init_scale), opts));
@@ -50,7 +75,7 @@ DriftFn ArctaModelImpl::drift_fn(NfeCounter* counter) {
 }
 
 Tensor ArctaModelImpl::encode(const Tensor& windows) {
-  Tensor out = encoder_->forward(windows);
+  Tensor out = !conv_encoder_.is_empty() ? conv_encoder_->forward(windows) : encoder_->forward(windows);
   if (options_.encoder_skip) {
     const int64_t d = options_.latent_dim;
     out = out + at::cat({windows.narrow(-1, 0, d), at::zeros_like(windows.narrow(-1, 0, d))}, -1);
@@ -73,7 +98,8 @@ Tensor ArctaModelImpl::log_likelihood(const Tensor& z, const Tensor& x) {
   switch (options_.likelihood) {
     case Likelihood::kGaussianFixed: {
       const double v = options_.observation_variance;
-      return (-0.5 * (out - xf).square() / v).sum(-1) - 0.5 * obs * (kLog2Pi + std::log(v));
+      const Tensor e = out - xf;
+      return at::add(gaussian_log_norm_.like(out), (e * e).sum(-1), -0.5 / v);
     }
     case Likelihood::kGaussianLearned: {
       Tensor mean = out, log_var = obs_log_var_;
@@ -81,7 +107,8 @@ Tensor ArctaModelImpl::log_likelihood(const Tensor& z, const Tensor& x) {
         mean = out.narrow(-1, 0, obs);
         log_var = out.narrow(-1, obs, obs);
       }
-      return (-0.5 * ((mean - xf).square() * at::exp(-log_var) + log_var + kLog2Pi)).sum(-1);
+      const Tensor e = mean - xf;
+      return at::add(half_log_2pi_.like(mean), (e * e * at::exp(-log_var) + log_var).sum(-1), -0.5);
     }
     case Likelihood::kBernoulli:
       return (xf * out - at::softplus(out)).sum(-1);
@@ -91,13 +118,15 @@ Tensor ArctaModelImpl::log_likelihood(const Tensor& z, const Tensor& x) {
 
 Tensor ArctaModelImpl::sample_diffusion(int64_t replicas, at::Generator gen) {
   const Tensor eps = at::randn({replicas, options_.latent_dim}, gen, c_loc_.options().requires_grad(false));
-  return at::exp(c_loc_ + c_log_scale_.exp() * eps);
+  return at::exp(at::addcmul(c_loc_, c_log_scale_.exp(), eps));
 }
 
 Tensor ArctaModelImpl::diffusion_kl() {
-  const double mp = options_.diffusion_prior_loc, sp = options_.diffusion_prior_scale;
-  const Tensor sq = c_log_scale_.exp();
-  return (std::log(sp) - c_log_scale_ + (sq.square() + (c_loc_ - mp).square()) / (2 * sp * sp) - 0.5).sum();
+  // sum_k log sp - log sq_k + (sq_k^2 + (loc_k - mp)^2) / (2 sp^2) - 1/2
+  const double sp = options_.diffusion_prior_scale;
+  const Tensor sq = c_log_scale_.exp(), dev = c_loc_ - diffusion_prior_loc_.like(c_loc_);
+  const Tensor q = sq * sq + dev * dev;
+  return at::add(diffusion_kl_const_.like(q), at::add(c_log_scale_.neg(), q, 1.0 / (2 * sp * sp)).sum());
 }
 
 ElboTerms arcta_elbo(ArctaModel& model, const ChunkData& chunk, double t_begin, double t_end, double scale,
@@ -117,7 +146,9 @@ ElboTerms arcta_elbo(ArctaModel& model, const ChunkData& chunk, double t_begin, 
   const Tensor m_obs = fit.node_values.narrow(1, 0, d);
   const Tensor l_obs = fit.node_values.narrow(1, d, d);
   const Tensor eps_obs = at::randn({r, b, d}, gen, hidden.options().requires_grad(false));
-  const Tensor loglik = model->log_likelihood(reparameterize(m_obs, l_obs, eps_obs), chunk.x).mean(0).sum();
+  // (sums times a tensor 1/R rather than means: a mean's backward divides by a double)
+  const Tensor loglik =
+      model->log_likelihood(reparameterize(m_obs, l_obs, eps_obs), chunk.x).sum().mul(scalar_like(1.0 / r, hidden));
 
   // Residual integral over [t_begin, t_end] by stratified Monte Carlo.
   const Tensor vq = value.reshape({r, s, 2 * d});
@@ -126,7 +157,7 @@ ElboTerms arcta_elbo(ArctaModel& model, const ChunkData& chunk, double t_begin, 
   const Tensor c = model->sample_diffusion(r, gen).unsqueeze(1);  // [R, 1, D]
   const Tensor eps_q = at::randn({r, s, d}, gen, hidden.options().requires_grad(false));
   const Tensor nr = normed_residual(path, eps_q, c, model->drift_fn(nfe), tq);  // [R, S]
-  const Tensor integral = nr.mean() * (t_end - t_begin);
+  const Tensor integral = nr.sum().mul(scalar_like((t_end - t_begin) / static_cast<double>(r * s), nr));
 
   ElboTerms out;
   out.kl = model->diffusion_kl();
@@ -134,7 +165,7 @@ ElboTerms arcta_elbo(ArctaModel& model, const ChunkData& chunk, double t_begin, 
   out.residual_integral = integral;
   out.scale = scale;
   out.nfe = r * s;
-  out.elbo = scale * (loglik - (0.5 * beta) * integral) - beta * out.kl;
+  out.elbo = at::sub(at::sub(loglik, integral, 0.5 * beta).mul(scalar_like(scale, loglik)), out.kl, beta);
   return out;
 }
 

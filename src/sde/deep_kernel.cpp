@@ -1,5 +1,7 @@
 #include "amortize/sde/deep_kernel.hpp"
 
+#include "amortize/infer/optim/optimizer.hpp"
+
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
@@ -7,6 +9,7 @@
 
 namespace amortize::sde {
 namespace {
+using infer::optim::scalar_like;
 
 // alpha = K^-1 Y for a symmetric positive definite K by one Cholesky factorisation. The
 // backward needs no O(B^3) work: dY = K^-1 dalpha reuses the factor and dK = -dY alpha^T.
@@ -38,14 +41,15 @@ struct GramSolve : public torch::autograd::Function<GramSolve> {
                         const Tensor& log_s, const Tensor& log_jitter, const Tensor& y) {
     const double inv_len = std::exp(-log_len.item<double>());
     const double jit = std::exp(log_jitter.item<double>());
-    Tensor k = w.unsqueeze(-1) - w.unsqueeze(-2);
-    k.square_().mul_(-inv_len).add_(log_s).exp_();  // K0
-    k.diagonal().add_(jit);
+    Tensor d = w.unsqueeze(-1) - w.unsqueeze(-2);
+    Tensor k = at::sub(log_s, d.mul_(d), inv_len).exp_();  // K0 = s exp(-d^2 / len)
+    const Tensor jit_t = scalar_like(jit, k);
+    k.diagonal().add_(jit_t);
     const auto [chol, info] = at::linalg_cholesky_ex(k);
     if (info.item<int64_t>() != 0)
       throw std::runtime_error("DeepKernelInterpolant::fit: the kernel matrix is not positive definite (raise the jitter)");
     const Tensor alpha = at::cholesky_solve(y, chol);
-    k.diagonal().sub_(jit);  // keep K0 for the backward
+    k.diagonal().sub_(jit_t);  // keep K0 for the backward
     ctx->save_for_backward({w, k, chol, alpha});
     ctx->saved_data["inv_len"] = inv_len;
     ctx->saved_data["jitter"] = jit;
@@ -70,12 +74,12 @@ struct GramSolve : public torch::autograd::Function<GramSolve> {
     const Tensor gka = gy * ka;
     const Tensor g_log_s = -gka.sum();
     // sum_ij G_ij K0_ij d_ij^2 / len (d/dlog len of K0_ij = K0_ij d_ij^2 / len)
-    const Tensor g_log_len = -(gka * wc.square() - 2 * wg * kwa + gy * kwwa).sum() * inv_len;
-    const Tensor g_log_jitter = -(gy * alpha).sum() * jit;
+    const Tensor g_log_len = at::sub(gka * wc * wc, wg * kwa, 2).add_(gy * kwwa).sum().mul_(scalar_like(-inv_len, w));
+    const Tensor g_log_jitter = (gy * alpha).sum().mul_(scalar_like(-jit, w));
     // dL/dw_k = -2/len sum_j (G_kj + G_jk) K0_kj (w_k - w_j)
     const Tensor row = (gy * (wc * ka - kwa)).sum(1);
     const Tensor col = (alpha * (wc * kg - kwg)).sum(1);
-    const Tensor g_w = (row + col) * (2 * inv_len);
+    const Tensor g_w = (row + col).mul_(scalar_like(2 * inv_len, w));
     return {g_w, g_log_len, g_log_s, g_log_jitter, gy};
   }
 };
@@ -86,7 +90,7 @@ Tensor spd_solve(const Tensor& k, const Tensor& y) { return SpdSolve::apply(k, y
 
 DeepKernelInterpolantImpl::DeepKernelInterpolantImpl(const DeepKernelOptions& options,
                                                      const at::TensorOptions& tensor_options)
-    : time_scale_(options.time_scale) {
+    : time_scale_(options.time_scale), neg_two_over_time_scale_(-2.0 / options.time_scale) {
   if (!(options.time_scale > 0) || !(options.lengthscale > 0) || !(options.signal_scale > 0) ||
       !(options.jitter > 0))
     throw std::invalid_argument("DeepKernelInterpolant: time_scale, lengthscale, signal_scale and jitter must be positive");
@@ -98,13 +102,14 @@ DeepKernelInterpolantImpl::DeepKernelInterpolantImpl(const DeepKernelOptions& op
 }
 
 Tensor DeepKernelInterpolantImpl::to_u(const Tensor& t, double t_first) const {
-  return (t - t_first) * (1.0 / time_scale_) - 1.0;
+  return at::add(scalar_like(-t_first / time_scale_ - 1.0, t), t, 1.0 / time_scale_);
 }
 
 std::pair<Tensor, Tensor> DeepKernelInterpolantImpl::warp(const Tensor& u) {
   const Tensor x = u.unsqueeze(-1);
-  auto [y, dy] = warp_net_->forward_with_tangent(x, at::ones_like(x));
-  return {u + y.squeeze(-1), 1 + dy.squeeze(-1)};
+  const Tensor ones = at::ones_like(x);
+  auto [y, dy] = warp_net_->forward_with_tangent(x, ones);
+  return {u + y.squeeze(-1), at::add(ones, dy).squeeze(-1)};
 }
 
 Tensor DeepKernelInterpolantImpl::kernel(const Tensor& t1, const Tensor& t2, double t_first) {
@@ -131,10 +136,10 @@ std::pair<Tensor, Tensor> DeepKernelInterpolantImpl::evaluate(const InterpolantF
   if (t_query.dim() != 1) throw std::invalid_argument("DeepKernelInterpolant::evaluate: expected query times [Q]");
   auto [g, dg] = warp(to_u(t_query, fit.t_first));
   const Tensor diff = g.unsqueeze(-1) - fit.warped_nodes.unsqueeze(-2);  // [Q, B]
-  const Tensor inv_len = lengthscale().reciprocal();
-  const Tensor k = signal_scale() * at::exp(-diff.square() * inv_len);
+  const Tensor inv_len = log_lengthscale_.neg().exp();
+  const Tensor k = at::sub(log_signal_scale_, diff * diff * inv_len).exp();  // (x * x: square() goes through pow)
   // dk/dt = k * (-2 diff / len) * g'(u) * du/dt
-  const Tensor dk = k * diff * (dg * (-2.0 / time_scale_)).unsqueeze(-1) * inv_len;
+  const Tensor dk = k * diff * (dg * neg_two_over_time_scale_.like(dg)).unsqueeze(-1) * inv_len;
   const int64_t q = t_query.size(0);
   const Tensor both = at::cat({k, dk}, 0).matmul(fit.alpha);  // [2Q, P]
   return {both.narrow(0, 0, q), both.narrow(0, q, q)};

@@ -1,5 +1,7 @@
 #include "amortize/sde/experiment.hpp"
 
+#include "amortize/infer/optim/optimizer.hpp"
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -101,9 +103,45 @@ TimeSeriesDataset check_and_wrap(const ArctaExperimentSettings& s, TimeSeries tr
 }
 }  // namespace
 
+std::pair<TimeSeries, TimeSeries> load_train_valid(const ArctaExperimentSettings& s) {
+  const auto opts = at::TensorOptions().dtype(s.dtype);
+  const auto& syn = s.synthetic;
+  if (syn.name.empty()) return {read_time_series_csv(s.train_path, opts), read_time_series_csv(s.valid_path, opts)};
+  const std::string where = "synthetic data '" + syn.name + "': ";
+  if (syn.duration < 0 || syn.rate < 0 || syn.train_until < 0)
+    throw std::invalid_argument(where + "duration, rate and train_until must not be negative");
+  TimeSeries all;
+  if (syn.name == "lorenz") {
+    LorenzSeriesOptions o;
+    if (syn.duration > 0) o.duration = syn.duration;
+    if (syn.rate > 0) o.dt = 1.0 / syn.rate;
+    o.noise_sd = syn.noise_sd;
+    o.seed = s.seed + 7;
+    all = lorenz_series(o, opts);
+  } else if (syn.name == "pendulum") {
+    PendulumVideoOptions o;
+    if (syn.duration > 0) o.duration = syn.duration;
+    if (syn.rate > 0) o.frames_per_second = syn.rate;
+    o.frame_size = syn.frame_size;
+    all = pendulum_video(o, opts);
+  } else {
+    throw std::invalid_argument("synthetic data: expected lorenz or pendulum, got '" + syn.name + "'");
+  }
+  const int64_t n = all.t.size(0);
+  const double t_last = all.t[n - 1].item<double>();
+  const double until = syn.train_until > 0 ? syn.train_until : 0.8 * t_last;
+  const int64_t n_train = (all.t.to(at::kDouble) < until).sum().item<int64_t>();
+  if (n_train < 2 || n_train >= n)
+    throw std::invalid_argument(where + "train_until = " + std::to_string(until) + " leaves no training or no validation data");
+  return {{all.t.narrow(0, 0, n_train), all.x.narrow(0, 0, n_train)},
+          {all.t.narrow(0, n_train, n - n_train), all.x.narrow(0, n_train, n - n_train)}};
+}
+
 ArctaExperiment::ArctaExperiment(const ArctaExperimentSettings& settings)
-    : ArctaExperiment(settings, read_time_series_csv(settings.train_path, at::TensorOptions().dtype(settings.dtype)),
-                      read_time_series_csv(settings.valid_path, at::TensorOptions().dtype(settings.dtype))) {}
+    : ArctaExperiment(settings, load_train_valid(settings)) {}
+
+ArctaExperiment::ArctaExperiment(const ArctaExperimentSettings& settings, std::pair<TimeSeries, TimeSeries> train_valid)
+    : ArctaExperiment(settings, std::move(train_valid.first), std::move(train_valid.second)) {}
 
 ArctaExperiment::ArctaExperiment(const ArctaExperimentSettings& settings, TimeSeries train, TimeSeries valid)
     : settings_(settings), valid_(std::move(valid)), data_(check_and_wrap(settings, std::move(train))) {
@@ -137,7 +175,7 @@ Tensor ArctaExperiment::loss(int64_t step, at::Generator gen) {
   const double beta =
       settings_.warmup_steps > 0 ? std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(settings_.warmup_steps)) : 1.0;
   const auto terms = arcta_elbo(model_, data_, sampler_->next(), sampler_->num_chunks(), settings_.mc, beta, gen, &nfe_);
-  return -terms.elbo / static_cast<double>(data_.total_windows());
+  return terms.elbo.mul(infer::optim::scalar_like(-1.0 / static_cast<double>(data_.total_windows()), terms.elbo));
 }
 
 std::map<std::string, Tensor> ArctaExperiment::parameters() const { return parameters_; }

@@ -30,8 +30,8 @@ MlpImpl::MlpImpl(int64_t in, const std::vector<int64_t>& hidden, int64_t out, Ac
   }
 }
 
-Tensor MlpImpl::activate(const Tensor& pre) const {
-  switch (activation_) {
+Tensor activate(Activation activation, const Tensor& pre) {
+  switch (activation) {
     case Activation::kTanh: return at::tanh(pre);
     case Activation::kRelu: return at::relu(pre);
     case Activation::kSoftplus: return at::softplus(pre);
@@ -44,7 +44,7 @@ Tensor MlpImpl::forward(const Tensor& x) {
   Tensor h = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     h = at::linear(h, layers_[i]->weight, layers_[i]->bias);
-    if (i + 1 < layers_.size()) h = activate(h);
+    if (i + 1 < layers_.size()) h = activate(activation_, h);
   }
   return h;
 }
@@ -58,10 +58,10 @@ std::pair<Tensor, Tensor> MlpImpl::forward_with_tangent(const Tensor& x, const T
       switch (activation_) {
         case Activation::kTanh:
           h = at::tanh(h);
-          dh = dh * (1 - h.square());
+          dh = at::addcmul(dh, dh, h.square(), -1);  // dh (1 - h^2)
           break;
         case Activation::kRelu:
-          dh = dh * (h > 0).to(h.scalar_type());
+          dh = at::threshold_backward(dh, h, 0);  // dh where h > 0, else 0
           h = at::relu(h);
           break;
         case Activation::kSoftplus:
@@ -70,8 +70,9 @@ std::pair<Tensor, Tensor> MlpImpl::forward_with_tangent(const Tensor& x, const T
           break;
         case Activation::kSilu: {
           const Tensor s = at::sigmoid(h);
-          dh = dh * (s * (1 + h * (1 - s)));
-          h = h * s;
+          const Tensor hs = h * s;
+          dh = dh * at::addcmul(s + hs, hs, s, -1);  // silu' = s (1 + h (1 - s))
+          h = hs;
           break;
         }
       }

@@ -1,10 +1,19 @@
 #include "amortize/sde/residual.hpp"
 
+#include "amortize/sde/scalar_constant.hpp"
+
 #include <stdexcept>
 #include <string>
 #include <utility>
 
 namespace amortize::sde {
+namespace {
+// 1/2 as a tensor of the caller's dtype (see ScalarConstant); one per thread.
+const Tensor& half_like(const Tensor& t) {
+  thread_local const ScalarConstant half(0.5);
+  return half.like(t);
+}
+}  // namespace
 
 DriftFn counted(DriftFn drift, NfeCounter& counter) {
   NfeCounter* c = &counter;
@@ -16,10 +25,12 @@ DriftFn counted(DriftFn drift, NfeCounter& counter) {
 }
 
 Tensor lyapunov_coefficient(const Tensor& c, const Tensor& l, const Tensor& dl) {
-  return 0.5 * (c * at::exp(-l) - dl);
+  return (c * at::exp(-l) - dl) * half_like(l);
 }
 
-Tensor reparameterize(const Tensor& m, const Tensor& l, const Tensor& eps) { return m + at::exp(0.5 * l) * eps; }
+Tensor reparameterize(const Tensor& m, const Tensor& l, const Tensor& eps) {
+  return at::addcmul(m, at::exp(l * half_like(l)), eps);
+}
 
 Tensor residual(const MarginalPath& path, const Tensor& eps, const Tensor& c, const DriftFn& drift,
                 const Tensor& t) {
@@ -28,7 +39,7 @@ Tensor residual(const MarginalPath& path, const Tensor& eps, const Tensor& c, co
   if (eps.dim() == 0 || eps.size(-1) != path.m.size(-1))
     throw std::invalid_argument("sde::residual: eps's last dimension " + std::to_string(eps.dim() ? eps.size(-1) : 0) +
                                 " differs from the state dimension " + std::to_string(path.m.size(-1)));
-  const Tensor scale = at::exp(0.5 * path.l);
+  const Tensor scale = at::exp(path.l * half_like(path.l));
   const Tensor dev = scale * eps;  // z - m
   const Tensor z = path.m + dev;
   const Tensor a = lyapunov_coefficient(c, path.l, path.dl);
@@ -39,7 +50,7 @@ Tensor residual(const MarginalPath& path, const Tensor& eps, const Tensor& c, co
   return path.dm - a * dev - f;
 }
 
-Tensor weighted_squared_norm(const Tensor& r, const Tensor& c) { return (r.square() / c).sum(-1); }
+Tensor weighted_squared_norm(const Tensor& r, const Tensor& c) { return (r * r / c).sum(-1); }
 
 Tensor normed_residual(const MarginalPath& path, const Tensor& eps, const Tensor& c, const DriftFn& drift,
                        const Tensor& t) {

@@ -16,8 +16,8 @@ Tensor StratifiedTimeSampler::sample(double t0, double t1, int64_t replicas, at:
   if (replicas < 1) throw std::invalid_argument("StratifiedTimeSampler::sample: replicas must be positive");
   const double width = (t1 - t0) / static_cast<double>(strata_);
   const Tensor u = at::rand({replicas, strata_}, gen, options);
-  const Tensor left = at::arange(strata_, options).mul_(width).add_(t0);
-  return u.mul_(width).add_(left);
+  const Tensor left = at::linspace(t0, t0 + width * static_cast<double>(strata_ - 1), strata_, options);
+  return at::add(left, u, width);  // (no scalar arithmetic: a double would be copied to u's dtype each call)
 }
 
 Tensor StratifiedTimeSampler::integrate(const std::function<Tensor(const Tensor&)>& f, double t0, double t1,

@@ -6,6 +6,7 @@
 // is estimated from one chunk with R posterior samples and S time strata, with no ODE or SDE
 // solve, so a step costs O(B + R S) drift and decoder evaluations whatever the series' length.
 #pragma once
+#include "amortize/sde/conv_encoder.hpp"
 #include "amortize/sde/deep_kernel.hpp"
 #include "amortize/sde/mlp.hpp"
 #include "amortize/sde/residual.hpp"
@@ -35,6 +36,11 @@ struct ArctaModelOptions {
   bool identity_decoder = false;  // x's mean is z itself (needs observation_dim == latent_dim)
   bool encoder_skip = false;      // mu = first observation of the window + MLP (observation_dim == latent_dim)
   bool autonomous_drift = true;   // f(z) rather than f(z, t)
+  // Image observations (flattened frames of frame_height rows): a CNN encoder over the window's
+  // frames (`encoder_channels` convolutions, then the encoder_hidden head) instead of the MLP.
+  bool conv_encoder = false;
+  int64_t frame_height = 0;       // 0: square frames
+  std::vector<int64_t> encoder_channels{16, 32};
   Likelihood likelihood = Likelihood::kGaussianLearned;
   double observation_variance = 1e-2;  // for kGaussianFixed
   DeepKernelOptions kernel;
@@ -78,9 +84,12 @@ class ArctaModelImpl : public torch::nn::Module {
  private:
   ArctaModelOptions options_;
   Mlp encoder_{nullptr}, decoder_{nullptr}, drift_{nullptr};
+  ConvEncoder conv_encoder_{nullptr};
   DeepKernelInterpolant kernel_{nullptr};
   Tensor obs_log_var_;  // identity decoder with learned variance
   Tensor c_loc_, c_log_scale_;
+  // Constants of the log-densities (as tensors of the model's dtype; see ScalarConstant).
+  ScalarConstant gaussian_log_norm_{0}, half_log_2pi_{0}, diffusion_prior_loc_{0}, diffusion_kl_const_{0};
   DriftFn drift_override_;
 };
 TORCH_MODULE(ArctaModel);

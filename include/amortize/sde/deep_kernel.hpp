@@ -7,6 +7,7 @@
 // tangent), so m, l, dm/dt and dl/dt come out of one matrix product.
 #pragma once
 #include "amortize/sde/mlp.hpp"
+#include "amortize/sde/scalar_constant.hpp"
 
 #include <torch/nn/module.h>
 
@@ -57,6 +58,7 @@ class DeepKernelInterpolantImpl : public torch::nn::Module {
  private:
   Tensor to_u(const Tensor& t, double t_first) const;
   double time_scale_;
+  ScalarConstant neg_two_over_time_scale_;
   Mlp warp_net_{nullptr};
   Tensor log_lengthscale_, log_signal_scale_, log_jitter_;
 };

@@ -8,10 +8,12 @@
 #include "amortize/io/process_memory.hpp"
 #include "amortize/sde/arcta.hpp"
 #include "amortize/sde/solvers.hpp"
+#include "amortize/sde/synthetic_series.hpp"
 
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace amortize::sde {
@@ -20,8 +22,20 @@ namespace amortize::sde {
 // (`t,x1,x2,...`). Throws std::invalid_argument naming the file and line of a bad row.
 TimeSeries read_time_series_csv(const std::string& path, const at::TensorOptions& options);
 
+// A made data set in place of the CSV files: one series over [0, duration], trained on
+// t < train_until and validated on the rest.
+struct SyntheticDataSettings {
+  std::string name;           // "" (read the CSV files), "lorenz" or "pendulum"
+  double duration = 0;        // 0: 10 (lorenz) or 30 (pendulum)
+  double train_until = 0;     // 0: 80 % of the duration
+  double rate = 0;            // observations per time unit; 0: 200 (lorenz) or 15 (pendulum)
+  int64_t frame_size = 32;    // pendulum frames' side
+  double noise_sd = 1.0;      // lorenz observation noise
+};
+
 struct ArctaExperimentSettings {
   std::string train_path, valid_path;
+  SyntheticDataSettings synthetic;
   at::ScalarType dtype = at::kFloat;
   ArctaModelOptions model;  // latent_dim / observation_dim / window / kernel.time_scale set from data
   ArctaSettings mc;         // R, S
@@ -48,6 +62,10 @@ struct ArctaExperimentSettings {
 // [64, 64, 64] ReLU, kernel warp [32, 32] ReLU, Adam 1e-3, KL warm-up 1000 steps.
 ArctaExperimentSettings predprey_settings();
 
+// The training and validation series the settings name (the CSV files or a synthetic set).
+// Throws std::invalid_argument naming the file or the synthetic setting at fault.
+std::pair<TimeSeries, TimeSeries> load_train_valid(const ArctaExperimentSettings& settings);
+
 struct ValidationResult {
   double rmse = 0.0;
   Forecast forecast;         // in observation space
@@ -58,6 +76,7 @@ class ArctaExperiment {
  public:
   // Reads the data and builds the model (parameters drawn from `settings.seed`).
   explicit ArctaExperiment(const ArctaExperimentSettings& settings);
+  ArctaExperiment(const ArctaExperimentSettings& settings, std::pair<TimeSeries, TimeSeries> train_valid);
   ArctaExperiment(const ArctaExperimentSettings& settings, TimeSeries train, TimeSeries valid);
 
   const ArctaExperimentSettings& settings() const { return settings_; }

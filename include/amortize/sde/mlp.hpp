@@ -18,6 +18,8 @@ enum class Activation { kTanh, kRelu, kSoftplus, kSilu };
 
 // "tanh", "relu", "softplus" or "silu"; throws naming the unknown name.
 Activation activation_from_name(const std::string& name);
+// The activation applied elementwise.
+Tensor activate(Activation activation, const Tensor& x);
 
 class MlpImpl : public torch::nn::Module {
  public:
@@ -34,7 +36,6 @@ class MlpImpl : public torch::nn::Module {
   int64_t out_features() const { return out_; }
 
  private:
-  Tensor activate(const Tensor& pre) const;
   int64_t in_, out_;
   Activation activation_;
   std::vector<torch::nn::Linear> layers_;
