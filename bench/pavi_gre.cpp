@@ -2,11 +2,17 @@
 // experiments also write DIR/<mode>.json and DIR/<mode>.png, drawn by gnuplot):
 //   pavi_gre accuracy   [--groups G] [--steps S]  experiment 1: PAVI-F, PAVI-E and mean-field against the
 //                                                 exact posterior, at G = 10 and 1000 unless --groups is given
-//   pavi_gre parameters                           experiment 2: parameter counts against G for the three guides
+//   pavi_gre parameters                           experiment 2: parameter counts against G for PAVI-F, PAVI-E,
+//                                                 mean-field and the non-amortized flow
 //   pavi_gre time       [--groups G] [--seconds T] ELBO against wall time, PAVI-F vs mean-field:
 //                                                 time until the smoothed ELBO is within 1 % of log p(x)
+//   pavi_gre sweep      [--sizes 1e3,1e5,1e6,1e7] [--seconds T] experiment 3: ELBO against wall time at
+//                                                 each G, PAVI (--encoding, default set) vs mean-field, each
+//                                                 run stopped after T seconds (default 120): time until
+//                                                 the smoothed ELBO is within 1 % of log p(x), exact errors
 //   pavi_gre scale      [--groups G] [--steps S]  one large PAVI run: wall time, peak memory, ELBO
 // Options: --obs N (observations per group, default 5), --batch B (1000), --encoding free|set,
+// --draws S and --chunk C (scale: draws per group for the summaries, 4, and groups per chunk, 2e5),
 // --seed S, --baseline no (time: PAVI only), --baseline-steps S (time: mean-field's budget),
 // and the fit's settings --particles K, --average-from F, --reshuffle no, --antithetic no,
 // --lr X, --final-lr X. One thread (OMP and OpenBLAS), float32 data.
@@ -34,8 +40,11 @@ struct Args {
   int64_t groups = 1000, obs = 5, batch = 1000, steps = 3000;
   int64_t baseline_steps = 0;  // time: the mean-field run's step budget (0: --steps)
   double seconds = 60;
+  bool seconds_given = false;  // scale: a time limit on the fit only when given
   std::string encoding = "default";
-  bool baseline = true;  // time: also run mean-field
+  std::string sizes = "1e3,1e5,1e6,1e7";  // sweep
+  int64_t draws = 4, chunk = 200000;      // scale: summaries of every group
+  bool baseline = true;                   // time: also run mean-field
   uint64_t seed = 1;
   GreFitOptions fit;  // --particles, --average-from, --reshuffle, --antithetic, --lr, --final-lr
 };
@@ -59,8 +68,15 @@ Args parse(int argc, char** argv) {
       a.steps = std::stoll(v);
     else if (k == "--baseline-steps")
       a.baseline_steps = std::stoll(v);
-    else if (k == "--seconds")
+    else if (k == "--seconds") {
       a.seconds = std::stod(v);
+      a.seconds_given = true;
+    } else if (k == "--draws")
+      a.draws = std::stoll(v);
+    else if (k == "--chunk")
+      a.chunk = static_cast<int64_t>(std::stod(v));
+    else if (k == "--sizes")
+      a.sizes = v;
     else if (k == "--encoding")
       a.encoding = v;
     else if (k == "--seed")
@@ -190,10 +206,12 @@ int main(int argc, char** argv) {
             "'' using 4 title 'mu_g mean (average)', '' using 5 title 'mu_g sd (average)'\n");
       }
     } else if (a.mode == "parameters") {
+      auto guides = all;
+      guides.emplace_back(GreMethod::Pavi, Encoding::Unshared);  // the non-amortized flow
       for (int64_t g : {100, 1000, 10000, 100000, 1000000}) {
         dopt.groups = g;
         const auto data = generate_gre(dopt);
-        for (auto [m, e] : all) {
+        for (auto [m, e] : guides) {
           auto o = base(a, m, e);
           o.steps = 1;
           o.evaluate_groups = 10;
@@ -205,7 +223,7 @@ int main(int argc, char** argv) {
         std::ostringstream table;
         for (int64_t g : {100, 1000, 10000, 100000, 1000000}) {
           table << g;
-          for (auto [m, e] : all)
+          for (auto [m, e] : guides)
             table << ' ' << out["n_parameters"][to_string(m, e)][std::to_string(g)].get<int64_t>();
           table << '\n';
         }
@@ -214,7 +232,8 @@ int main(int argc, char** argv) {
                    "set title 'GRE: guide size against plate size'\n"
                    "plot DATA using 1:2 with linespoints lw 2 title 'PAVI-F (free encodings)', "
                    "'' using 1:3 with linespoints lw 2 title 'PAVI-E (set encoder)', "
-                   "'' using 1:4 with linespoints lw 2 title 'mean-field AutoNormal'\n");
+                   "'' using 1:4 with linespoints lw 2 title 'mean-field AutoNormal', "
+                   "'' using 1:5 with linespoints lw 2 title 'non-amortized flow'\n");
       }
     } else if (a.mode == "time") {
       const auto data = generate_gre(dopt);
@@ -237,6 +256,67 @@ int main(int argc, char** argv) {
         s["seconds_to_0.1pct_of_log_evidence"] = time_to_within(r, le, 0.001);
         out[to_string(m, e)] = s;
       }
+    } else if (a.mode == "sweep") {
+      out.erase("groups");
+      if (a.encoding == "default") out["note"] = "PAVI-E (set encoder) unless --encoding free";
+      const Encoding enc = a.encoding == "free" ? Encoding::Free : Encoding::Set;
+      out["seconds_budget"] = a.seconds;
+      std::ostringstream curves, times;  // gap against wall time per run; time to 1 % per G
+      int64_t n_curves = 0;
+      std::vector<std::string> titles;
+      std::stringstream list(a.sizes);
+      for (std::string item; std::getline(list, item, ',');) {
+        dopt.groups = static_cast<int64_t>(std::stod(item));
+        const auto data = generate_gre(dopt);
+        const double le = gre_log_evidence(data.x);
+        times << dopt.groups;
+        for (auto [m, e] : std::vector<std::pair<GreMethod, Encoding>>{{GreMethod::Pavi, enc},
+                                                                       {GreMethod::MeanField, Encoding::Free}}) {
+          auto o = base(a, m, e);
+          o.batch = std::min(a.batch, dopt.groups);
+          if (m == GreMethod::MeanField) {
+            o.particles = 1;  // as Pyro's reference runs it
+            if (a.baseline_steps > 0) o.steps = a.baseline_steps;
+          }
+          o.max_seconds = a.seconds;
+          o.evaluate_groups = 10000;
+          const auto r = fit_gre(data, o);
+          auto sm = summary(r, le);
+          const double t1 = time_to_within(r, le, 0.01);
+          sm["seconds_to_1pct_of_log_evidence"] = t1;
+          sm["stopped_by_time_budget"] = r.steps < o.steps;
+          out[std::to_string(dopt.groups)][to_string(m, e)] = sm;
+          std::cerr << "sweep G=" << dopt.groups << " " << to_string(m, e) << ": " << r.steps << " steps, 1 % at " << t1
+                    << " s, mu error " << r.mu_mean_error_sd << " sds\n";
+          times << ' ' << (t1 < 0 ? std::string("NaN") : std::to_string(t1));
+          // Relative gap of the trailing 50-step mean, every 10th step.
+          double sum = 0;
+          for (size_t i = 0; i < r.elbo.size(); ++i) {
+            sum += r.elbo[i] - (i >= 50 ? r.elbo[i - 50] : 0.0);
+            if (i + 1 >= 50 && i % 10 == 0) {
+              // Below the estimates' noise the gap is shown at the floor, 1e-4.
+              curves << r.seconds[i] << ' ' << std::max(1e-4, (le - sum / 50.0) / std::abs(le)) << '\n';
+            }
+          }
+          curves << "\n\n";
+          titles.push_back(to_string(m, e) + " G=" + item);
+          ++n_curves;
+        }
+        times << '\n';
+      }
+      if (!a.out_dir.empty()) {
+        std::string script =
+            "set logscale xy\nset xlabel 'wall time (s)'\nset ylabel '(log p(x) - ELBO) / |log p(x)|'\n"
+            "set key outside right\nset yrange [1e-4:100]\n"
+            "set title 'GRE: ELBO gap against wall time (floor 1e-4: below the noise)'\nplot ";
+        for (int64_t i = 0; i < n_curves; ++i) {
+          script += "DATA index " + std::to_string(i) + " using 1:2 with lines lw 2 dt " + std::to_string(i % 2 + 1) +
+                    " lc " + std::to_string(i / 2 + 1) + " title '" + titles[static_cast<size_t>(i)] + "', ";
+        }
+        script += "0.01 with lines lc rgb 'black' lw 1 title '1 %'\n";
+        write_plot(a.out_dir, "sweep", curves.str(), script);
+        std::ofstream(std::filesystem::path(a.out_dir) / "sweep_times.data") << times.str();
+      }
     } else if (a.mode == "scale") {
       const auto data = generate_gre(dopt);
       out["data_seconds_note"] = "data generated before the clock starts";
@@ -246,8 +326,9 @@ int main(int argc, char** argv) {
       auto o = base(a, GreMethod::Pavi, a.encoding == "free" ? Encoding::Free : Encoding::Set);
       o.encoding_dim = 4;
       o.evaluate_groups = 0;  // every group, in chunks
-      o.draws = 10;
-      o.chunk = 200000;
+      if (a.seconds_given) o.max_seconds = a.seconds;
+      o.draws = a.draws;  // parent draws: local moments are Rao-Blackwellised
+      o.chunk = a.chunk;
       auto r = fit_gre(data, o);
       out[to_string(o.method, o.encoding)] = summary(r, le);
     } else {

@@ -71,13 +71,36 @@ ConditionalAffineImpl::ConditionalAffineImpl(int64_t dim, int64_t context_dim, i
   }
 }
 
+Tensor ConditionalAffineImpl::conditioner(const Tensor& context) {
+  Tensor p = skip_->forward(context);
+  if (hidden_) p = p + out_->forward(at::elu(hidden_->forward(context)));
+  return p;
+}
+
+std::pair<Tensor, Tensor> ConditionalAffineImpl::shift_and_factor(const Tensor& context) {
+  if (context.size(-1) != context_dim_) {
+    throw std::invalid_argument("ConditionalAffine: expected a context [..., " + std::to_string(context_dim_) + "]");
+  }
+  Tensor p = conditioner(context);
+  Tensor factor = at::diag_embed(at::softplus(p.narrow(-1, dim_, dim_) + scale_offset_));
+  if (lower_ && rows_.numel() > 0) {
+    const auto square_shape = factor.sizes().vec();
+    auto flat_shape = square_shape;
+    flat_shape.pop_back();
+    flat_shape.back() = dim_ * dim_;
+    Tensor at_flat = (rows_ * dim_ + cols_).to(context.device());
+    factor =
+        factor.reshape(flat_shape).index_add(-1, at_flat, p.narrow(-1, 2 * dim_, rows_.numel())).view(square_shape);
+  }
+  return {p.narrow(-1, 0, dim_), factor};
+}
+
 std::pair<Tensor, Tensor> ConditionalAffineImpl::forward(const Tensor& u, const Tensor& context) {
   if (u.size(-1) != dim_ || context.size(-1) != context_dim_) {
     throw std::invalid_argument("ConditionalAffine: expected u [..., " + std::to_string(dim_) + "] and context [..., " +
                                 std::to_string(context_dim_) + "]");
   }
-  Tensor p = skip_->forward(context);
-  if (hidden_) p = p + out_->forward(at::elu(hidden_->forward(context)));
+  Tensor p = conditioner(context);
   Tensor shift = p.narrow(-1, 0, dim_);
   Tensor scale = at::softplus(p.narrow(-1, dim_, dim_) + scale_offset_);
   Tensor z = shift + scale * u;
@@ -168,6 +191,23 @@ ConditionalFlowImpl::ConditionalFlowImpl(int64_t dim, int64_t context_dim, Condi
     auto layer = std::make_shared<ConditionalAutoregressiveImpl>(dim, context_dim, o.hidden, i % 2 == 1, generator);
     layers_.push_back(register_module("autoregressive" + std::to_string(i), layer));
   }
+}
+
+std::optional<std::pair<Tensor, Tensor>> ConditionalFlowImpl::gaussian(const Tensor& context) {
+  Tensor shift, factor;
+  for (auto& layer : layers_) {
+    auto* affine = dynamic_cast<ConditionalAffineImpl*>(layer.get());
+    if (!affine) return std::nullopt;
+    auto [s, l] = affine->shift_and_factor(context);
+    if (!shift.defined()) {
+      shift = s;
+      factor = l;
+    } else {
+      shift = s + at::matmul(l, shift.unsqueeze(-1)).squeeze(-1);
+      factor = at::matmul(l, factor);
+    }
+  }
+  return std::make_pair(shift, factor);
 }
 
 std::pair<Tensor, Tensor> ConditionalFlowImpl::forward(const Tensor& u, const Tensor& context) {

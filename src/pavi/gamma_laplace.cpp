@@ -3,14 +3,12 @@
 #include "amortize/dist/continuous/gamma.hpp"
 #include "amortize/dist/continuous/laplace.hpp"
 #include "amortize/dist/continuous/normal.hpp"
-#include "amortize/io/process_memory.hpp"
-#include "amortize/model/param_store.hpp"
 #include "amortize/model/primitives.hpp"
+#include "amortize/pavi/model_fit.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
-#include <chrono>
 #include <stdexcept>
 
 namespace amortize::pavi {
@@ -49,24 +47,18 @@ void GammaLaplaceModel::operator()() const {
 }
 
 GammaLaplaceFit fit_gamma_laplace(const GammaLaplaceData& data, const GreFitOptions& o) {
-  if (o.method != GreMethod::Pavi) throw std::invalid_argument("fit_gamma_laplace: only PAVI fits are implemented");
   const int64_t batch = std::min(o.batch, data.x.size(0));
   if (batch < 1) throw std::invalid_argument("fit_gamma_laplace: batch must be at least 1");
-  model::ParamStore store;
-  model::ParamStoreScope scope(store);
-  infer::Program model = [&] { GammaLaplaceModel(data.x, batch)(); };
-  PaviGuide guide(model, pavi_options(o, data.x, batch));
-  GammaLaplaceFit r;
-  r.trace = train(model, guide.program(), &guide, o);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto a = guide.moments("a", std::max<int64_t>(o.draws, 4000), o.chunk, o.seed + 1);
-  r.moments_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.a_mean = a.mean;
-  r.a_sd = a.sd;
-  r.n_parameters = guide.n_parameters();
-  r.latent_dims = guide.latent_dim();
-  r.peak_rss_mb = io::peak_rss_mb();
-  return r;
+  const auto r = fit_model(gamma_laplace_hierarchy(data, batch), o);
+  GammaLaplaceFit out;
+  out.trace = r;
+  out.n_parameters = r.n_parameters;
+  out.latent_dims = r.latent_dims;
+  out.peak_rss_mb = r.peak_rss_mb;
+  out.moments_seconds = r.moments_seconds;
+  out.a_mean = r.globals.front().mean;
+  out.a_sd = r.globals.front().sd;
+  return out;
 }
 
 }  // namespace amortize::pavi

@@ -17,6 +17,7 @@ namespace amortize::pavi {
 
 std::string to_string(GreMethod method, Encoding encoding) {
   if (method == GreMethod::MeanField) return "mean-field";
+  if (encoding == Encoding::Unshared) return "flow";
   return encoding == Encoding::Free ? "pavi-f" : "pavi-e";
 }
 
@@ -25,7 +26,8 @@ PaviOptions pavi_options(const GreFitOptions& o, const Tensor& data, int64_t bat
   po.encoding = o.encoding;
   po.encoding_dim = o.encoding_dim;
   po.flow.hidden = o.hidden;
-  po.set_hidden = o.hidden;
+  po.set_encoder.hidden = o.hidden;
+  po.set_encoder.kind = o.set_encoder;
   po.batch_size["groups"] = batch;
   if (o.encoding == Encoding::Set) po.element_data["groups"] = data;
   po.seed = o.seed;

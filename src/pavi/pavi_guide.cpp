@@ -3,6 +3,8 @@
 #include "amortize/dist/continuous/delta.hpp"
 #include "amortize/dist/continuous/normal.hpp"
 #include "amortize/dist/transforms/biject_to.hpp"
+#include "amortize/dist/transforms/identity_transform.hpp"
+#include "amortize/dist/transforms/independent_transform.hpp"
 #include "amortize/model/handlers.hpp"
 #include "amortize/model/module.hpp"
 #include "amortize/model/param_store.hpp"
@@ -16,10 +18,17 @@
 #include <memory>
 #include <numeric>
 #include <stdexcept>
+#include <tuple>
 
 namespace amortize::pavi {
 namespace {
 int64_t product(const Shape& s) { return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<>()); }
+
+bool is_identity(const dist::TransformPtr& t) {
+  if (dynamic_cast<const dist::IdentityTransform*>(t.get())) return true;
+  const auto* independent = dynamic_cast<const dist::IndependentTransform*>(t.get());
+  return independent && is_identity(independent->base());
+}
 
 model::ModelError error(const std::string& prefix, const std::string& what) {
   return model::ModelError("PaviGuide '" + prefix + "': " + what);
@@ -62,7 +71,7 @@ void PaviGuide::build_template() {
   for (auto& s : leaves.sites()) {
     if (s.kind == model::SiteKind::Plate) {
       const auto& f = s.plates.front();
-      plates_.push_back({f.name, f.size, f.subsample_size, f.dim});
+      plates_.push_back({f.name, f.size, f.subsample_size, f.dim, {}});
       continue;
     }
     if (!s.is_latent()) continue;
@@ -92,14 +101,19 @@ void PaviGuide::build_template() {
     t.unconstrained_event_shape = Shape(us.end() - event_dim, us.end());
     t.dim = product(t.unconstrained_event_shape);
     const int64_t batch_dims = s.value.dim() - s.dist->event_dim();
-    if (s.plates.size() > 1) {
-      throw error(options_.prefix, "site '" + name + "' lives in " + std::to_string(s.plates.size()) +
-                                       " plates; only global sites and sites in one plate are supported");
-    }
-    if (s.plates.size() == 1) {
-      t.plate = s.plates.front().name;
-      if (batch_dims != -s.plates.front().dim) {
-        throw error(options_.prefix, "site '" + name + "' must have exactly the batch dims of its plate");
+    if (!s.plates.empty()) {
+      auto frames = s.plates;
+      std::sort(frames.begin(), frames.end(), [](const auto& a, const auto& b) { return a.dim > b.dim; });
+      for (size_t k = 0; k < frames.size(); ++k) {
+        if (frames[k].dim != -static_cast<int64_t>(k) - 1) {
+          throw error(options_.prefix, "site '" + name + "': its plates must take dims -1, -2, .. (plate '" +
+                                           frames[k].name + "' has dim " + std::to_string(frames[k].dim) + ")");
+        }
+        t.plates.push_back(frames[k].name);
+      }
+      t.plate = t.plates.back();
+      if (batch_dims != static_cast<int64_t>(frames.size())) {
+        throw error(options_.prefix, "site '" + name + "' must have exactly the batch dims of its plates");
       }
     } else if (batch_dims != 0) {
       throw error(options_.prefix, "global site '" + name + "' has batch dims outside any plate; use to_event");
@@ -119,9 +133,11 @@ void PaviGuide::build_template() {
     for (size_t j = 0; j < i; ++j) {
       if (!grads[j].defined()) continue;
       const auto& parent = sites_[j];
-      if (parent.plate && parent.plate != sites_[i].plate) {
-        throw error(options_.prefix,
-                    "site '" + sites_[i].name + "' depends on '" + parent.name + "' of another plate; not supported");
+      for (const auto& pp : parent.plates) {
+        if (std::find(sites_[i].plates.begin(), sites_[i].plates.end(), pp) == sites_[i].plates.end()) {
+          throw error(options_.prefix, "site '" + sites_[i].name + "' depends on '" + parent.name + "' of plate '" +
+                                           pp + "', which it is not in; not supported");
+        }
       }
       sites_[i].parents.push_back(parent.name);
     }
@@ -129,10 +145,24 @@ void PaviGuide::build_template() {
   // Only the plates holding latent sites; their batch sizes from the options.
   plates_.erase(std::remove_if(plates_.begin(), plates_.end(),
                                [&](const TemplatePlate& p) {
-                                 return std::none_of(sites_.begin(), sites_.end(),
-                                                     [&](const TemplateSite& s) { return s.plate == p.name; });
+                                 return std::none_of(sites_.begin(), sites_.end(), [&](const TemplateSite& s) {
+                                   return std::find(s.plates.begin(), s.plates.end(), p.name) != s.plates.end();
+                                 });
                                }),
                 plates_.end());
+  // Each plate's enclosing plates, the same at every site whose innermost plate it is.
+  for (auto& p : plates_) {
+    bool seen = false;
+    for (const auto& t : sites_) {
+      if (t.plate != p.name) continue;
+      std::vector<std::string> outer(t.plates.begin(), t.plates.end() - 1);
+      if (seen && outer != p.outer) {
+        throw error(options_.prefix, "plate '" + p.name + "' is nested in different plates at different sites");
+      }
+      p.outer = outer;
+      seen = true;
+    }
+  }
   for (auto& p : plates_) {
     auto it = options_.batch_size.find(p.name);
     if (it != options_.batch_size.end()) p.batch = it->second;
@@ -148,6 +178,21 @@ void PaviGuide::create_modules() {
   int64_t largest_plate = 1;
   for (const auto& p : plates_) largest_plate = std::max(largest_plate, p.size);
   for (auto& t : sites_) {
+    if (t.plate && options_.encoding == Encoding::Unshared) {
+      // The baseline: no shared flow; each element's affine flow is a row of a table.
+      ElementAffineShape shape;
+      shape.dim = t.dim;
+      if (options_.condition_on_parents) {
+        for (const auto& p : t.parents) shape.parent_dim += site(p).dim;
+      } else {
+        t.parents.clear();
+      }
+      shape.lower_triangular = options_.flow.lower_triangular;
+      shape.init_scale = options_.flow.init_scale;
+      t.context_dim = shape.parent_dim;
+      element_shapes_.emplace(t.name, shape);
+      continue;
+    }
     // A global site's context is a constant 1 and its parents: a learned global encoding fed
     // through weights shared by location and scale would pass the location's subsampling noise
     // (large at large plates) into the scale through Adam's shared steps.
@@ -171,16 +216,28 @@ void PaviGuide::create_modules() {
   }
   if (options_.encoding == Encoding::Set) {
     for (const auto& p : plates_) {
+      // Only plates some site is innermost in have their own encodings.
+      if (std::none_of(sites_.begin(), sites_.end(), [&](const TemplateSite& t) { return t.plate == p.name; }))
+        continue;
       auto it = options_.element_data.find(p.name);
       if (it == options_.element_data.end()) {
         throw error(options_.prefix, "set encoding needs element_data for plate '" + p.name + "'");
       }
       const Tensor& data = it->second;
-      if (data.dim() != 3 || data.size(0) != p.size) {
-        throw error(options_.prefix, "element_data of plate '" + p.name + "' must be [" + std::to_string(p.size) +
-                                         ", N, F], got " + dist::shape_string(data.sizes()));
+      std::vector<int64_t> sizes;
+      std::string expected = "[";
+      for (const auto& o : p.outer) {
+        sizes.push_back(plate(o).size);
+        expected += std::to_string(sizes.back()) + ", ";
       }
-      DeepSetEncoder enc(data.size(2), de, options_.set_hidden, init_generator_);
+      sizes.push_back(p.size);
+      expected += std::to_string(p.size) + ", N, F]";
+      const auto k = static_cast<int64_t>(sizes.size());
+      if (data.dim() != k + 2 || data.sizes().slice(0, k) != at::IntArrayRef(sizes)) {
+        throw error(options_.prefix, "element_data of plate '" + p.name + "' must be " + expected + ", got " +
+                                         dist::shape_string(data.sizes()));
+      }
+      auto enc = make_set_encoder(data.size(-1), de, options_.set_encoder, init_generator_);
       enc->to(data.device(), data.scalar_type());
       encoders_.emplace(p.name, enc);
     }
@@ -192,6 +249,13 @@ const TemplateSite& PaviGuide::site(const std::string& name) const {
     if (s.name == name) return s;
   }
   throw error(options_.prefix, "no latent site named '" + name + "'");
+}
+
+const TemplatePlate& PaviGuide::plate(const std::string& name) const {
+  for (const auto& p : plates_) {
+    if (p.name == name) return p;
+  }
+  throw error(options_.prefix, "no plate named '" + name + "' holds a latent site");
 }
 
 const std::vector<TemplateSite>& PaviGuide::sites() {
@@ -229,16 +293,20 @@ void PaviGuide::fix_indices(const std::string& plate, const Tensor& indices) {
   throw error(options_.prefix, "no plate named '" + plate + "' holds a latent site");
 }
 
+int64_t PaviGuide::steps_per_epoch() {
+  setup();
+  int64_t steps = 1;
+  if (!options_.reshuffle) return steps;
+  for (const auto& p : plates_) steps = std::max(steps, p.size / p.batch);
+  return steps;
+}
+
 int64_t PaviGuide::latent_dim() {
   setup();
   int64_t total = 0;
   for (const auto& s : sites_) {
     int64_t n = s.dim;
-    if (s.plate) {
-      for (const auto& p : plates_) {
-        if (p.name == *s.plate) n *= p.size;
-      }
-    }
+    for (const auto& p : s.plates) n *= plate(p).size;
     total += n;
   }
   return total;
@@ -255,23 +323,63 @@ int64_t PaviGuide::n_parameters() {
   return n;
 }
 
-Tensor PaviGuide::encode(const TemplatePlate& plate, const Tensor& indices) {
-  if (options_.encoding == Encoding::Set) {
-    auto& enc = encoders_.at(plate.name);
-    model::module(options_.prefix + ".encoder." + plate.name, enc);
-    const Tensor& data = options_.element_data.at(plate.name);
-    return enc->forward(data.index_select(0, indices.to(data.device())));
+Tensor PaviGuide::flat_indices(const TemplatePlate& p, const std::map<std::string, Tensor>& indices) const {
+  // Outermost plate first; plate k of K sits at layout dim K-1-k.
+  std::vector<std::string> names = p.outer;
+  names.push_back(p.name);
+  const auto k = static_cast<int64_t>(names.size());
+  Tensor flat;
+  for (int64_t i = 0; i < k; ++i) {
+    std::vector<int64_t> shape(static_cast<size_t>(k), 1);
+    const Tensor& idx = indices.at(names[static_cast<size_t>(i)]);
+    shape[static_cast<size_t>(k - 1 - i)] = idx.numel();
+    Tensor term = idx.reshape(shape);
+    flat = flat.defined() ? flat * plate(names[static_cast<size_t>(i)]).size + term : term;
   }
-  const std::string name = options_.prefix + ".encoding." + plate.name;
+  return flat;
+}
+
+Tensor PaviGuide::encode(const TemplatePlate& p, const std::map<std::string, Tensor>& indices) {
+  if (options_.encoding == Encoding::Set) {
+    auto& enc = encoders_.at(p.name);
+    model::register_module_parameters(options_.prefix + ".encoder." + p.name, *enc);
+    Tensor data = options_.element_data.at(p.name);
+    std::vector<std::string> names = p.outer;
+    names.push_back(p.name);
+    const auto k = static_cast<int64_t>(names.size());
+    for (int64_t i = 0; i < k; ++i)
+      data = data.index_select(i, indices.at(names[static_cast<size_t>(i)]).to(data.device()));
+    // Stored outermost first; the batch layout has the outermost plate at dim -1.
+    std::vector<int64_t> order;
+    for (int64_t i = k - 1; i >= 0; --i) order.push_back(i);
+    for (int64_t i = k; i < data.dim(); ++i) order.push_back(i);
+    return enc->forward(data.permute(order));
+  }
+  const std::string name = options_.prefix + ".encoding." + p.name;
   Tensor init;
   if (!model::active_param_store().contains(name)) {
-    init = (at::randn({plate.size, options_.encoding_dim}, init_generator_, at::TensorOptions().dtype(at::kFloat)) *
+    int64_t rows = p.size;
+    for (const auto& o : p.outer) rows *= plate(o).size;
+    init = (at::randn({rows, options_.encoding_dim}, init_generator_, at::TensorOptions().dtype(at::kFloat)) *
             options_.encoding_init_scale)
                .to(value_options_);
   }
   Tensor table = model::param(name, init);
   // Sparse gradient: only the batch's rows receive one.
-  return at::embedding(table, indices.to(table.device()), -1, false, /*sparse=*/true);
+  return at::embedding(table, flat_indices(p, indices).to(table.device()), -1, false, /*sparse=*/true);
+}
+
+Tensor PaviGuide::element_rows(const TemplateSite& t, const std::map<std::string, Tensor>& indices) {
+  const TemplatePlate& p = plate(*t.plate);
+  const std::string name = options_.prefix + ".element." + t.name;
+  Tensor init;
+  if (!model::active_param_store().contains(name)) {
+    int64_t rows = p.size;
+    for (const auto& o : p.outer) rows *= plate(o).size;
+    init = at::zeros({rows, element_shapes_.at(t.name).width()}, value_options_);
+  }
+  Tensor table = model::param(name, init);
+  return at::embedding(table, flat_indices(p, indices).to(table.device()), -1, false, /*sparse=*/true);
 }
 
 void PaviGuide::operator()() {
@@ -298,25 +406,24 @@ void PaviGuide::operator()() {
   // and spread, its coefficients are not confounded with the children's biases.
   std::map<std::string, Tensor> base_draws;
   for (const auto& t : sites_) {
-    std::unique_ptr<model::Plate> plate;
+    std::vector<std::unique_ptr<model::Plate>> entered;
+    for (const auto& name : t.plates) {
+      const TemplatePlate& tp = plate(name);
+      entered.push_back(std::make_unique<model::Plate>(
+          tp.name, tp.size, model::Plate::Options{std::nullopt, indices.at(tp.name), tp.dim, false}));
+    }
+    const bool unshared = t.plate && options_.encoding == Encoding::Unshared;
     std::vector<Tensor> context;
-    if (t.plate) {
-      const TemplatePlate* tp = nullptr;
-      for (const auto& p : plates_) {
-        if (p.name == *t.plate) tp = &p;
-      }
-      const Tensor& idx = indices.at(tp->name);
-      plate =
-          std::make_unique<model::Plate>(tp->name, tp->size, model::Plate::Options{std::nullopt, idx, tp->dim, false});
-      auto enc = encodings.find(tp->name);
-      if (enc == encodings.end()) enc = encodings.emplace(tp->name, encode(*tp, idx)).first;
+    if (unshared) {
+      // no encoding: the element's own parameters (below)
+    } else if (t.plate) {
+      auto enc = encodings.find(*t.plate);
+      if (enc == encodings.end()) enc = encodings.emplace(*t.plate, encode(plate(*t.plate), indices)).first;
       context.push_back(enc->second);
     } else {
       context.push_back(at::ones({1}, value_options_));
     }
     for (const auto& p : t.parents) context.push_back(base_draws.at(p));
-    auto& flow = flows_.at(t.name);
-    model::module(options_.prefix + ".flow." + t.name, flow);
     const dist::Normal base(at::zeros({t.dim}, value_options_), at::ones({t.dim}, value_options_));
     Tensor u = model::sample("_" + options_.prefix + "." + t.name + ".base", *base.to_event(1));
     // A dim left of the plates' is the particles' (or the draws'): pair its halves. Global
@@ -329,7 +436,25 @@ void PaviGuide::operator()() {
       u = at::cat({half, t.plate ? half : -half}, 0);
     }
     auto batch = u.sizes().slice(0, u.dim() - 1);
-    auto [z, log_det] = flow->forward(u, broadcast_cat(context, batch));
+    Tensor z, log_det;
+    if (unshared) {
+      Tensor parents = context.empty() ? Tensor() : broadcast_cat(context, batch);
+      std::tie(z, log_det) = element_affine(u, element_rows(t, indices), parents, element_shapes_.at(t.name));
+    } else {
+      auto& flow = flows_.at(t.name);
+      model::module(options_.prefix + ".flow." + t.name, flow);
+      Tensor ctx = broadcast_cat(context, batch);
+      std::optional<std::pair<Tensor, Tensor>> gaussian;
+      if (t.name == capture_site_) gaussian = flow->gaussian(ctx);
+      if (gaussian) {
+        captured_shift_ = gaussian->first;
+        captured_factor_ = gaussian->second;
+        z = captured_shift_ + at::matmul(captured_factor_, u.unsqueeze(-1)).squeeze(-1);
+        log_det = at::diagonal(captured_factor_, 0, -2, -1).log().sum(-1);
+      } else {
+        std::tie(z, log_det) = flow->forward(u, ctx);
+      }
+    }
     base_draws[t.name] = u;
     Shape shaped(batch.begin(), batch.end());
     shaped.insert(shaped.end(), t.unconstrained_event_shape.begin(), t.unconstrained_event_shape.end());
@@ -368,6 +493,9 @@ PaviGuide::Moments PaviGuide::moments(const std::string& name, int64_t draws, in
   }
   // Independent draws: the moments' Monte-Carlo error is then the textbook one.
   antithetic_active_ = false;
+  // Rao-Blackwellised moments for a local site on the real line (identity transform).
+  const bool real_line = is_identity(t.transform);
+  if (t.plate && real_line && options_.encoding != Encoding::Unshared) capture_site_ = name;
   Moments out;
   auto event = t.event_shape;
   try {
@@ -377,33 +505,51 @@ PaviGuide::Moments PaviGuide::moments(const std::string& name, int64_t draws, in
       out.mean = v.mean(0).reshape(event);
       out.sd = v.std(0).reshape(event);
     } else {
-      int64_t size = 0;
-      for (const auto& p : plates_) {
-        if (p.name == *t.plate) size = p.size;
+      // Chunks of the outermost plate (layout dim k-1); the inner plates whole.
+      const auto k = static_cast<int64_t>(t.plates.size());
+      const auto long_options = at::TensorOptions().dtype(at::kLong);
+      Shape full;
+      for (int64_t i = k - 1; i >= 1; --i) {
+        const TemplatePlate& inner = plate(t.plates[static_cast<size_t>(i)]);
+        full.push_back(inner.size);
+        fixed_indices_[inner.name] = at::arange(inner.size, long_options);
       }
+      const std::string& outer = t.plates.front();
+      int64_t size = plate(outer).size;
       if (first_elements > 0) size = std::min(size, first_elements);
-      Shape full{size};
+      full.push_back(size);
       full.insert(full.end(), event.begin(), event.end());
       out.mean = at::empty(full, at::TensorOptions().dtype(at::kDouble));
       out.sd = at::empty(full, at::TensorOptions().dtype(at::kDouble));
       for (int64_t start = 0; start < size; start += chunk) {
         const int64_t n = std::min(chunk, size - start);
-        fixed_indices_[*t.plate] = at::arange(start, start + n, at::TensorOptions().dtype(at::kLong));
-        Tensor v = run();  // [S, n, event]
-        v = v.reshape({draws, n, -1});
-        Shape rows{n};
-        rows.insert(rows.end(), event.begin(), event.end());
-        out.mean.narrow(0, start, n).copy_(v.mean(0).reshape(rows));
-        out.sd.narrow(0, start, n).copy_(v.std(0).reshape(rows));
+        fixed_indices_[outer] = at::arange(start, start + n, long_options);
+        captured_shift_ = Tensor();
+        Tensor v = run().reshape({draws, -1});  // [S, inner.., n, event] flattened
+        Shape rows = full;
+        rows[static_cast<size_t>(k - 1)] = n;
+        if (captured_shift_.defined()) {
+          // Given the parents: mean shift, variance diag(L L^T); then over the parents' draws.
+          Tensor shift = captured_shift_.to(at::kDouble).reshape({draws, -1});
+          Tensor var = captured_factor_.to(at::kDouble).square().sum(-1).reshape({draws, -1});
+          out.mean.narrow(k - 1, start, n).copy_(shift.mean(0).reshape(rows));
+          out.sd.narrow(k - 1, start, n).copy_((var.mean(0) + shift.var(0)).sqrt().reshape(rows));
+        } else {
+          out.mean.narrow(k - 1, start, n).copy_(v.mean(0).reshape(rows));
+          out.sd.narrow(k - 1, start, n).copy_(v.std(0).reshape(rows));
+        }
       }
     }
   } catch (...) {
     fixed_indices_ = saved;
     antithetic_active_ = true;
+    capture_site_.clear();
     throw;
   }
   fixed_indices_ = saved;
   antithetic_active_ = true;
+  capture_site_.clear();
+  captured_shift_ = captured_factor_ = Tensor();
   return out;
 }
 
@@ -435,9 +581,12 @@ void PaviGuide::load_batch_state(const std::map<std::string, Tensor>& state) {
 std::vector<std::string> PaviGuide::shared_parameter_names() {
   setup();
   std::vector<std::string> out;
-  const std::string head = options_.prefix + ".", table = options_.prefix + ".encoding.";
+  const std::string head = options_.prefix + ".", table = options_.prefix + ".encoding.",
+                    rows = options_.prefix + ".element.";
   for (const auto& name : model::active_param_store().names()) {
-    if (name.compare(0, head.size(), head) == 0 && name.compare(0, table.size(), table) != 0) out.push_back(name);
+    if (name.compare(0, head.size(), head) == 0 && name.compare(0, table.size(), table) != 0 &&
+        name.compare(0, rows.size(), rows) != 0)
+      out.push_back(name);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #include "amortize/pavi/set_encoder.hpp"
 
 #include "amortize/pavi/conditional_flow.hpp"
+#include "amortize/pavi/set_transformer.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -36,6 +37,23 @@ Tensor DeepSetEncoderImpl::forward(const Tensor& set) {
   Tensor phi = phi2_->forward(at::elu(phi1_->forward(set)));
   Tensor pooled = at::cat({set.mean(-2), phi.mean(-2)}, -1);
   return rho2_->forward(at::elu(rho1_->forward(pooled))) + skip_->forward(pooled);
+}
+
+SetEncoderKind parse_set_encoder(const std::string& name) {
+  if (name == "deepset") return SetEncoderKind::DeepSet;
+  if (name == "set-transformer") return SetEncoderKind::SetTransformer;
+  throw std::invalid_argument("set encoder: unknown kind '" + name + "' (known: deepset, set-transformer)");
+}
+
+std::string to_string(SetEncoderKind kind) { return kind == SetEncoderKind::DeepSet ? "deepset" : "set-transformer"; }
+
+std::shared_ptr<SetEncoder> make_set_encoder(int64_t features, int64_t encoding_dim, const SetEncoderOptions& o,
+                                             at::Generator generator) {
+  if (o.kind == SetEncoderKind::DeepSet) {
+    return std::make_shared<DeepSetEncoderImpl>(features, encoding_dim, o.hidden, generator);
+  }
+  return std::make_shared<SetTransformerEncoderImpl>(features, encoding_dim, o.hidden, o.inducing_points, o.heads,
+                                                     generator);
 }
 
 }  // namespace amortize::pavi

@@ -11,6 +11,13 @@
 
 namespace amortize::pavi {
 
+int64_t averaging_start(int64_t steps, double average_from, int64_t steps_per_epoch) {
+  const auto start = static_cast<int64_t>(std::ceil(average_from * static_cast<double>(steps)));
+  const int64_t window = steps - start;
+  if (steps_per_epoch < 2 || window < steps_per_epoch) return start;
+  return steps - window / steps_per_epoch * steps_per_epoch;
+}
+
 TrainingTrace train(const infer::Program& model, const infer::Program& guide, PaviGuide* pavi,
                     const TrainingOptions& o) {
   if (o.steps < 1) throw std::invalid_argument("pavi::train: steps must be at least 1");
@@ -22,7 +29,7 @@ TrainingTrace train(const infer::Program& model, const infer::Program& guide, Pa
   TrainingTrace r;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  const auto average_start = static_cast<int64_t>(std::ceil(o.average_from * static_cast<double>(o.steps)));
+  const int64_t average_start = averaging_start(o.steps, o.average_from, pavi ? pavi->steps_per_epoch() : 1);
   std::map<std::string, Tensor> average;
   int64_t averaged = 0;
   for (int64_t i = 0; i < o.steps; ++i) {

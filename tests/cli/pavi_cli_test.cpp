@@ -1,5 +1,6 @@
 // `amortize pavi fit`: a tiny GRE run writes metrics.json (with the promised keys), summary.csv
-// and elbo.png, and so does the non-conjugate model; bad settings (unknown model or encoding, G <= 0, a batch larger
+// and elbo.png, and so do the non-conjugate, mixture and three-level models, the baselines and
+// the set transformer; bad settings (unknown model, encoding or encoder, G <= 0, a batch larger
 // than G) exit with code 2, print exactly one stderr line naming the problem and leave no output folder.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -96,18 +97,70 @@ TEST_F(PaviCliTest, TinyRunWritesMetricsSummaryAndPlot) {
 }
 
 TEST_F(PaviCliTest, NonConjugateModelRunsAndReportsItsGlobalSite) {
-  const auto out = dir / "gamma_laplace";
-  const auto r = run("--model gamma-laplace --groups 20 --obs-per-group 3 --batch 10 --steps 40 --out " + out.string());
+  for (const std::string method : {"pavi", "mean-field"}) {
+    SCOPED_TRACE(method);
+    const auto out = dir / ("gamma_laplace_" + method);
+    const auto r = run("--model gamma-laplace --groups 20 --obs-per-group 3 --batch 10 --steps 40 --method " + method +
+                       " --out " + out.string());
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto metrics = nlohmann::json::parse(contents(out / "metrics.json"));
+    EXPECT_EQ(metrics["latent_dims"].get<int64_t>(), 2 + 20 * 2);
+    EXPECT_EQ(metrics["true_a"].size(), 2u);
+    EXPECT_EQ(contents(out / "summary.csv").rfind("parameter,mean,sd\na[1],", 0), 0u);
+  }
+}
+
+TEST_F(PaviCliTest, MixtureModelRunsByName) {
+  const auto out = dir / "mixture";
+  const auto r =
+      run("--model mixture --groups 12 --obs-per-group 5 --batch 4 --steps 30 --encoding set --out " + out.string());
   ASSERT_EQ(r.code, 0) << r.err;
   const auto metrics = nlohmann::json::parse(contents(out / "metrics.json"));
-  EXPECT_EQ(metrics["latent_dims"].get<int64_t>(), 2 + 20 * 2);
-  EXPECT_EQ(metrics["true_a"].size(), 2u);
-  EXPECT_EQ(contents(out / "summary.csv").rfind("parameter,mean,sd\na[1],", 0), 0u);
+  // means 3 x 2; per group weights (2 unconstrained) and component means 3 x 2.
+  EXPECT_EQ(metrics["latent_dims"].get<int64_t>(), 6 + 12 * (2 + 6));
+  EXPECT_EQ(metrics["true_means"].size(), 6u);
+  const std::string summary = contents(out / "summary.csv");
+  EXPECT_EQ(summary.rfind("parameter,mean,sd\nmeans[1],", 0), 0u) << summary;
+  EXPECT_NE(summary.find("\nmeans[6],"), std::string::npos) << summary;
+}
+
+TEST_F(PaviCliTest, ThreeLevelModelRunsByNameWithEveryGuide) {
+  for (const std::string flags : {"--encoding set --encoder set-transformer", "--method flow", "--method mean-field"}) {
+    SCOPED_TRACE(flags);
+    const auto out = dir / "three_level";
+    fs::remove_all(out);
+    const auto r = run("--model three-level --groups 8 --sessions 3 --obs-per-group 4 --batch 4 --steps 30 " + flags +
+                       " --out " + out.string());
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto metrics = nlohmann::json::parse(contents(out / "metrics.json"));
+    EXPECT_EQ(metrics["latent_dims"].get<int64_t>(), 2 + 8 * 2 + 8 * 3 * 2);
+    EXPECT_TRUE(std::isfinite(metrics["elbo"].get<double>()));
+    EXPECT_EQ(contents(out / "summary.csv").rfind("parameter,mean,sd\nmu[1],", 0), 0u);
+  }
+}
+
+TEST_F(PaviCliTest, FlowBaselineAndSetTransformerOnGre) {
+  const auto out = dir / "gre_variants";
+  for (const std::string flags : {"--method flow", "--encoding set --encoder set-transformer"}) {
+    SCOPED_TRACE(flags);
+    fs::remove_all(out);
+    const auto r =
+        run("--model gre --groups 30 --obs-per-group 4 --batch 10 --steps 30 " + flags + " --out " + out.string());
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto metrics = nlohmann::json::parse(contents(out / "metrics.json"));
+    const bool flow = flags == "--method flow";
+    EXPECT_EQ(metrics["method"].get<std::string>(), flow ? "flow" : "pavi-e");
+    if (!flow) {
+      EXPECT_EQ(metrics["encoder"].get<std::string>(), "set-transformer");
+    }
+  }
 }
 
 TEST_F(PaviCliTest, BadSettingsExitWithCode2AndOneLine) {
-  EXPECT_TRUE(refused("--model gamma-laplace --method mean-field --groups 10", "pavi only"));
-  EXPECT_TRUE(refused("--model gmm --groups 10", "unknown model 'gmm'"));
+  EXPECT_TRUE(
+      refused("--model gmm --groups 10", "unknown model 'gmm' (known: gre, gamma-laplace, mixture, three-level)"));
+  EXPECT_TRUE(refused("--groups 10 --encoding set --encoder transformer", "--encoder"));
+  EXPECT_TRUE(refused("--model mixture --groups 10 --components 1", "--components"));
   EXPECT_TRUE(refused("--groups 0", "--groups"));
   EXPECT_TRUE(refused("--groups -5", "--groups"));
   EXPECT_TRUE(refused("--groups 10 --batch 11", "--batch 11 exceeds --groups 10"));

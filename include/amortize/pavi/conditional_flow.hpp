@@ -15,6 +15,7 @@
 #include <ATen/core/Generator.h>
 
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -39,8 +40,11 @@ class ConditionalAffineImpl : public ConditionalLayer {
                         at::Generator generator);
   std::pair<Tensor, Tensor> forward(const Tensor& u, const Tensor& context) override;
   void zero_context_weights(int64_t first) override;
+  // z = shift + L u: shift [..., D] and the lower-triangular L [..., D, D].
+  std::pair<Tensor, Tensor> shift_and_factor(const Tensor& context);
 
  private:
+  Tensor conditioner(const Tensor& context);
   int64_t dim_, context_dim_;
   bool lower_;
   double scale_offset_;
@@ -85,6 +89,9 @@ class ConditionalFlowImpl : public torch::nn::Module {
   std::pair<Tensor, Tensor> forward(const Tensor& u, const Tensor& context);
   int64_t dim() const { return dim_; }
   int64_t context_dim() const { return context_dim_; }
+  // When every layer is affine, z = shift + L u given the context: (shift [..., D], L [..., D, D]),
+  // the draws' exact conditional Gaussian (PaviGuide::moments uses it instead of sampling u).
+  std::optional<std::pair<Tensor, Tensor>> gaussian(const Tensor& context);
   // Every layer starts without influence from context entries first.. (see PaviGuide: parents).
   void zero_context_weights(int64_t first);
 

@@ -44,7 +44,7 @@ struct GammaLaplaceModel {
   void operator()() const;
 };
 
-// A PAVI fit (free or set encodings; the method field must be Pavi) with GRE's settings.
+// A fit by PAVI (any encoding) or mean-field AutoNormal (model_fit.hpp) with GRE's settings.
 struct GammaLaplaceFit {
   TrainingTrace trace;
   int64_t n_parameters = 0, latent_dims = 0;

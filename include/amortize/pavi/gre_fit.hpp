@@ -1,4 +1,5 @@
-// One fit of GRE by PAVI (free or set encodings) or by the mean-field baseline (AutoNormal with
+// One fit of GRE by PAVI (free or set encodings), the non-amortized flow baseline (unshared
+// encoding) or the mean-field baseline (AutoNormal with
 // the same plate subsampling), with the measurements the command and the benchmarks report:
 // the ELBO trace against wall time, the parameter count, peak memory, and the errors of the
 // fitted marginals against the exact posterior.
@@ -26,6 +27,7 @@ struct GreFitOptions : TrainingOptions {
   bool antithetic = true;
   int64_t encoding_dim = 8;
   int64_t hidden = 32;
+  SetEncoderKind set_encoder = SetEncoderKind::DeepSet;  // PAVI-E's encoder
   // Moments of the local sites are computed over this many groups at most (0: all), in chunks.
   int64_t evaluate_groups = 0;
   int64_t draws = 200;

@@ -32,6 +32,11 @@ struct TrainingTrace {
   int64_t steps = 0;
 };
 
+// The first averaged step: from `average_from` of the run, moved later so that the averaged
+// steps are a whole number of epochs when at least one fits (each epoch visits every element
+// once, so its batches' subsampling noise cancels in the average; a partial epoch's does not).
+int64_t averaging_start(int64_t steps, double average_from, int64_t steps_per_epoch);
+
 // Trains the parameters of the active parameter store; `pavi` (may be null) names the guide
 // whose shared parameters are averaged.
 TrainingTrace train(const infer::Program& model, const infer::Program& guide, PaviGuide* pavi,

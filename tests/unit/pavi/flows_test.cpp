@@ -8,22 +8,16 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include "test_tensors.hpp"
+
 #include <cmath>
 #include <set>
 
 using namespace amortize;
 using namespace amortize::pavi;
+using namespace pavi_tests;
 
 namespace {
-at::Generator gen(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
-at::TensorOptions f64() { return at::TensorOptions().dtype(at::kDouble); }
-
-// Perturbs every parameter so that zero-initialised output layers do not hide bugs.
-void perturb(torch::nn::Module& m, uint64_t seed) {
-  auto g = gen(seed);
-  torch::NoGradGuard no_grad;
-  for (auto& p : m.parameters()) p.add_(at::randn(p.sizes(), g, p.options()) * 0.3);
-}
 
 // log|det J| of f against the autograd Jacobian at random points (and, when asked, J lower
 // triangular); batched rows give the per-row results.
@@ -223,4 +217,33 @@ TEST(EpochBatches, StateRoundTripContinuesTheSameSweep) {
   for (int i = 0; i < 6; ++i) EXPECT_TRUE(at::equal(b.next(7, g2), expected[static_cast<size_t>(i)])) << i;
   EpochBatches wrong(31);
   EXPECT_THROW(wrong.load_state(saved_state), std::invalid_argument);
+}
+
+TEST(ConditionalFlow, AffineStacksAreTheirConditionalGaussian) {
+  // gaussian(context) = (shift, L) with z = shift + L u exactly, for single and stacked affine
+  // layers, diagonal or lower triangular; no closed form once an autoregressive layer is in.
+  for (bool lower : {false, true}) {
+    for (int64_t layers : {1, 2}) {
+      ConditionalFlowOptions o;
+      o.affine_layers = layers;
+      o.lower_triangular = lower;
+      o.hidden = 8;
+      ConditionalFlow flow(3, 4, o, gen(9));
+      flow->to(at::kDouble);
+      perturb(*flow, 10);
+      auto g = gen(11);
+      Tensor u = at::randn({5, 3}, g, f64()), c = at::randn({5, 4}, g, f64());
+      auto gaussian = flow->gaussian(c);
+      ASSERT_TRUE(gaussian.has_value());
+      auto [shift, factor] = *gaussian;
+      auto [z, log_det] = flow->forward(u, c);
+      EXPECT_TRUE(at::allclose(z, shift + at::matmul(factor, u.unsqueeze(-1)).squeeze(-1), 1e-10, 1e-10));
+      EXPECT_TRUE(at::allclose(log_det, at::diagonal(factor, 0, -2, -1).log().sum(-1), 1e-10, 1e-10));
+      EXPECT_EQ(at::triu(factor, 1).abs().max().item<double>(), 0.0);
+    }
+  }
+  ConditionalFlowOptions o;
+  o.autoregressive_layers = 1;
+  ConditionalFlow flow(3, 4, o, gen(9));
+  EXPECT_FALSE(flow->gaussian(at::zeros({4})).has_value());
 }
