@@ -14,7 +14,8 @@
 // Options: --obs N (observations per group, default 5), --batch B (1000), --encoding free|set,
 // --draws S and --chunk C (scale: draws per group for the summaries, 4, and groups per chunk, 2e5),
 // --seed S, --baseline no (time: PAVI only), --baseline-steps S (time: mean-field's budget),
-// and the fit's settings --particles K, --average-from F, --reshuffle no, --antithetic no,
+// and the fit's settings --particles K, --average-from F (global sites, whole epochs),
+// --local-average-from F (encoder and local flows), --reshuffle no, --antithetic no,
 // --lr X, --final-lr X. One thread (OMP and OpenBLAS), float32 data.
 #include "amortize/pavi/gre_fit.hpp"
 
@@ -46,7 +47,7 @@ struct Args {
   int64_t draws = 4, chunk = 200000;      // scale: summaries of every group
   bool baseline = true;                   // time: also run mean-field
   uint64_t seed = 1;
-  GreFitOptions fit;  // --particles, --average-from, --reshuffle, --antithetic, --lr, --final-lr
+  GreFitOptions fit;  // --particles, --average-from, --local-average-from, --reshuffle, --antithetic, --lr, --final-lr
 };
 
 Args parse(int argc, char** argv) {
@@ -87,6 +88,8 @@ Args parse(int argc, char** argv) {
       a.fit.particles = std::stoll(v);
     else if (k == "--average-from")
       a.fit.average_from = std::stod(v);
+    else if (k == "--local-average-from")
+      a.fit.local_average_from = std::stod(v);
     else if (k == "--reshuffle")
       a.fit.reshuffle = v != "no";
     else if (k == "--antithetic")

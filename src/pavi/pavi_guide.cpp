@@ -591,4 +591,16 @@ std::vector<std::string> PaviGuide::shared_parameter_names() {
   return out;
 }
 
+std::vector<std::string> PaviGuide::global_parameter_names() {
+  setup();
+  std::vector<std::string> out;
+  for (const auto& name : shared_parameter_names()) {
+    for (const auto& t : sites_) {
+      const std::string head = options_.prefix + ".flow." + t.name + "$";
+      if (!t.plate && name.compare(0, head.size(), head) == 0) out.push_back(name);
+    }
+  }
+  return out;
+}
+
 }  // namespace amortize::pavi

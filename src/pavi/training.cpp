@@ -2,11 +2,11 @@
 
 #include "amortize/infer/svi.hpp"
 #include "amortize/model/param_store.hpp"
+#include "amortize/pavi/iterate_average.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <map>
 #include <stdexcept>
 
 namespace amortize::pavi {
@@ -25,33 +25,28 @@ TrainingTrace train(const infer::Program& model, const infer::Program& guide, Pa
   const double decay = std::pow(o.final_learning_rate / o.learning_rate, 1.0 / static_cast<double>(o.steps));
   infer::Svi svi(model, guide, std::make_shared<infer::TraceElbo>(infer::ElboOptions{o.particles}),
                  {o.learning_rate, o.seed, decay});
-  auto& store = model::active_param_store();
   TrainingTrace r;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  const int64_t average_start = averaging_start(o.steps, o.average_from, pavi ? pavi->steps_per_epoch() : 1);
-  std::map<std::string, Tensor> average;
-  int64_t averaged = 0;
+  const int64_t global_start = averaging_start(o.steps, o.average_from, pavi ? pavi->steps_per_epoch() : 1);
+  const int64_t local_start = averaging_start(o.steps, o.local_average_from, 1);
+  IterateAverage average;
   for (int64_t i = 0; i < o.steps; ++i) {
     r.elbo.push_back(svi.step());
-    if (pavi && i >= average_start) {
-      at::NoGradGuard no_grad;
-      if (average.empty()) {
-        for (const auto& name : pavi->shared_parameter_names())
-          average[name] = store.entry(name).unconstrained.detach().clone();
-      } else {
-        const double w = 1.0 / static_cast<double>(averaged + 1);
-        for (auto& [name, avg] : average) avg.lerp_(store.entry(name).unconstrained.detach(), w);
-      }
-      ++averaged;
+    if (pavi && i == 0) {
+      // The guide's parameters are in the store once it has run.
+      const auto global = pavi->global_parameter_names();
+      std::vector<std::string> local;
+      for (const auto& name : pavi->shared_parameter_names())
+        if (std::find(global.begin(), global.end(), name) == global.end()) local.push_back(name);
+      average.add_group(global, global_start);
+      average.add_group(local, local_start);
     }
+    average.record(i);
     r.seconds.push_back(elapsed());
     if (o.max_seconds > 0 && r.seconds.back() > o.max_seconds) break;
   }
-  if (!average.empty()) {
-    at::NoGradGuard no_grad;
-    for (auto& [name, avg] : average) store.entry(name).unconstrained.copy_(avg);
-  }
+  average.apply();
   r.steps = static_cast<int64_t>(r.elbo.size());
   r.train_seconds = elapsed();
   const int64_t tail = std::max<int64_t>(1, r.steps / 10);

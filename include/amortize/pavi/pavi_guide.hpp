@@ -121,6 +121,8 @@ class PaviGuide {
   // Names (in the active parameter store) of the parameters shared by all elements: flows,
   // set encoders; not the free per-element encoding tables.
   std::vector<std::string> shared_parameter_names();
+  // The subset of those that belong to the global sites' flows (sites in no plate).
+  std::vector<std::string> global_parameter_names();
 
   // Steps in one sweep of the plates (the largest size / batch; 1 without reshuffling).
   int64_t steps_per_epoch();
