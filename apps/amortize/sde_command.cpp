@@ -64,7 +64,8 @@ const io::ConfigSchema& schema() {
       {"encoder_channels", T::String}, {"frame_height", T::Integer}, {"synthetic", T::String},
       {"synthetic_duration", T::Real}, {"synthetic_train_until", T::Real}, {"synthetic_rate", T::Real},
       {"synthetic_frame_size", T::Integer}, {"synthetic_noise_sd", T::Real}, {"diffusion_init_log", T::Real},
-      {"diffusion_prior_log_loc", T::Real}};
+      {"diffusion_prior_log_loc", T::Real}, {"diffusion_prior_log_sd", T::Real}, {"diffusion_init_log_sd", T::Real},
+      {"synthetic_gravity", T::Real}, {"diffusion_learned", T::Integer}};
   return s;
 }
 
@@ -196,6 +197,15 @@ void apply(sde::ArctaExperimentSettings& s, const std::string& key, const io::Co
   else if (key == "synthetic_noise_sd") s.synthetic.noise_sd = real();
   else if (key == "diffusion_init_log") m.diffusion_init_loc = real();
   else if (key == "diffusion_prior_log_loc") m.diffusion_prior_loc = real();
+  else if (key == "diffusion_prior_log_sd" || key == "diffusion_init_log_sd") {
+    if (!(real() > 0)) throw std::invalid_argument(key + " must be positive");
+    (key == "diffusion_prior_log_sd" ? m.diffusion_prior_scale : m.diffusion_init_scale) = real();
+  } else if (key == "diffusion_learned") {
+    s.learn_diffusion = integer() != 0;
+  } else if (key == "synthetic_gravity") {
+    if (!(real() >= 0)) throw std::invalid_argument("synthetic_gravity must not be negative");
+    s.synthetic.gravity = real();
+  }
   else if (key == "valid_paths") s.valid_paths = positive(integer());
   else if (key == "valid_dt") s.valid_dt = real();
 }
@@ -230,7 +240,9 @@ nlohmann::json settings_json(const sde::ArctaExperimentSettings& s, const RunKey
           {"synthetic_duration", s.synthetic.duration}, {"synthetic_train_until", s.synthetic.train_until},
           {"synthetic_rate", s.synthetic.rate}, {"synthetic_frame_size", s.synthetic.frame_size},
           {"synthetic_noise_sd", s.synthetic.noise_sd}, {"diffusion_init_log", m.diffusion_init_loc},
-          {"diffusion_prior_log_loc", m.diffusion_prior_loc},
+          {"diffusion_prior_log_loc", m.diffusion_prior_loc}, {"diffusion_prior_log_sd", m.diffusion_prior_scale},
+          {"diffusion_init_log_sd", m.diffusion_init_scale}, {"synthetic_gravity", s.synthetic.gravity},
+          {"diffusion_learned", s.learn_diffusion ? 1 : 0},
           {"run", {{"valid_every", run.valid_every}, {"checkpoint_every", run.checkpoint_every}}}};
 }
 
@@ -476,7 +488,10 @@ int run_fit(const SdeFitArgs& a) {
     loss.precision(9);
     for (size_t i = 0; i < elbo_trace.size(); ++i) loss << i + 1 << ',' << elbo_trace[i] << '\n';
     staged.add("loss.csv", loss.str());
+    // The baseline a forecast has to beat: the training series' mean observation at every time.
+    const double mean_rmse = (exp.valid().x - exp.data().trajectory(0).x.mean(0)).square().mean().sqrt().item<double>();
     nlohmann::json metrics = {{"valid_rmse", v.rmse},
+                              {"valid_rmse_of_train_mean", mean_rmse},
                               {"nfe", exp.nfe().count()},
                               {"nfe_per_step", result.steps > 0 ? static_cast<double>(exp.nfe().count()) / static_cast<double>(result.steps) : 0.0},
                               {"steps", result.steps},

@@ -123,6 +123,8 @@ std::pair<TimeSeries, TimeSeries> load_train_valid(const ArctaExperimentSettings
     if (syn.duration > 0) o.duration = syn.duration;
     if (syn.rate > 0) o.frames_per_second = syn.rate;
     o.frame_size = syn.frame_size;
+    if (syn.gravity < 0) throw std::invalid_argument(where + "gravity must not be negative");
+    if (syn.gravity > 0) o.gravity = syn.gravity;
     all = pendulum_video(o, opts);
   } else {
     throw std::invalid_argument("synthetic data: expected lorenz or pendulum, got '" + syn.name + "'");
@@ -164,7 +166,9 @@ void ArctaExperiment::build() {
   model_ = ArctaModel(o, at::TensorOptions().dtype(settings_.dtype));
   sampler_ = std::make_unique<ChunkSampler>(data_, settings_.chunk_size, settings_.seed + 1);
   // The model's parameter tensors never change identity (updates are in place): name them once.
-  for (const auto& item : model_->named_parameters()) parameters_[item.key()] = item.value();
+  for (const auto& item : model_->named_parameters())
+    if (settings_.learn_diffusion || item.key().rfind("diffusion_", 0) != 0) parameters_[item.key()] = item.value();
+    else item.value().requires_grad_(false);
   if (settings_.averaging > 0) {
     at::NoGradGuard ng;
     for (const auto& [name, p] : parameters()) average_[name] = p.detach().clone();

@@ -40,6 +40,7 @@ class SdeCliTest : public ::testing::Test {
     std::ofstream(dir / "bad.csv") << "t,x1,x2\n0,1,2\n0.1,1,oops\n";
     std::ofstream(dir / "synthetic.toml") << "synthetic = \"moon\"\n";
     std::ofstream(dir / "cnn_skip.toml") << "synthetic = \"pendulum\"\nencoder = \"cnn\"\nM = 5\n";
+    std::ofstream(dir / "prior_sd.toml") << common << "diffusion_prior_log_sd = 0\n";
     std::ofstream(dir / "bad_data.toml") << "train = \"" << (dir / "bad.csv").string() << "\"\nvalid = \""
                                         << (dir / "valid.csv").string() << "\"\n";
   }
@@ -99,6 +100,7 @@ TEST_F(SdeCliTest, BadSettingsExitTwoWithOneLine) {
   expect_bad("bad_data.toml", {"bad.csv:3", "oops"});
   expect_bad("synthetic.toml", {"synthetic.toml:1", "moon"});
   expect_bad("cnn_skip.toml", {"CNN encoder", "skip"});
+  expect_bad("prior_sd.toml", {"prior_sd.toml:", "diffusion_prior_log_sd must be positive"});
   const auto r = run("sde forecast --from " + (dir / "no_such_run").string());
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("no_such_run"), std::string::npos) << r.err;

@@ -31,6 +31,7 @@ struct SyntheticDataSettings {
   double rate = 0;            // observations per time unit; 0: 200 (lorenz) or 15 (pendulum)
   int64_t frame_size = 32;    // pendulum frames' side
   double noise_sd = 1.0;      // lorenz observation noise
+  double gravity = 0;         // pendulum g / L; 0: 9.81 (the authors' generator uses 1)
 };
 
 struct ArctaExperimentSettings {
@@ -51,6 +52,9 @@ struct ArctaExperimentSettings {
   // average, n / (n + 1) after n steps, reaches `averaging`; then an EMA with that weight.
   double averaging = 0.0;
   int64_t averaging_start = 0;
+  // false: c stays at its initial q(c) (not trained); a fixed small c makes the latent path
+  // follow the drift, where a learned c can grow to absorb a drift that does not fit.
+  bool learn_diffusion = true;
   uint64_t seed = 0;
   int64_t valid_paths = 128;
   double valid_dt = 1e-2;       // the forecast's fixed step (stochastic Runge-Kutta)

@@ -123,6 +123,23 @@ TEST(ArctaExperiment, StateRestoresTheAverageTheChunkOrderAndTheNfe) {
   EXPECT_THROW(b.set_state(broken), std::invalid_argument);
 }
 
+TEST(ArctaExperiment, AFixedDiffusionIsNotAmongTheTrainedParametersNorDifferentiated) {
+  auto [train, valid] = tiny_data();
+  auto s = tiny(0.0);
+  ArctaExperiment learned(s, train, valid);
+  EXPECT_EQ(learned.parameters().count("diffusion_loc"), 1u);
+  s.learn_diffusion = false;
+  s.model.diffusion_init_loc = -3.0;
+  ArctaExperiment fixed(s, train, valid);
+  const auto params = fixed.parameters();
+  EXPECT_EQ(params.size() + 2, learned.parameters().size());
+  for (const auto& [name, p] : params) EXPECT_NE(name.rfind("diffusion_", 0), 0u) << name;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  fixed.loss(0, gen).backward();
+  EXPECT_FALSE(fixed.model()->diffusion_loc().grad().defined());
+  EXPECT_TRUE(at::allclose(fixed.model()->diffusion_loc(), at::full({2}, -3.0, at::kDouble)));
+}
+
 TEST(ArctaModel, SetDriftReplacesTheNetworkUntilCleared) {
   auto [train, valid] = tiny_data();
   ArctaExperiment exp(tiny(0.0), train, valid);
