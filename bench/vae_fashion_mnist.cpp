@@ -7,10 +7,12 @@
 //   vae_fashion_mnist [--epochs E] [--threads T[,T2...]] [--objective elbo|iwae] [--particles K]
 //                     [--seed S] [--loglik-images N] [--data DIR] [--trace FILE]
 //                     [--flush-denormal 0|1] [--interleave 0|1] [--parallel data|blas]
+//                     [--split-weights-probe 0|1]
 // With several thread counts the epochs cycle through them and the JSON has the speed-up, and
 // for `--parallel data` the data-parallel sgemm limit: T threads each running the products of
 // its share of a batch at once (smaller products run at a lower rate than the whole batch's).
-// Run from the repository root; needs Debian's dataset-fashion-mnist.
+// The probe adds a second such limit with each thread's weight gradients split by output rows
+// over the whole batch. Run from the repository root; needs Debian's dataset-fashion-mnist.
 #include "amortize/model/param_store.hpp"
 #include "amortize/vae/fashion_mnist.hpp"
 #include "amortize/vae/threads.hpp"
@@ -42,12 +44,20 @@ struct MatMul {
 };
 
 // The products of one step on a batch of `b` rows with `p` particles (rows b * p after the encoder).
-std::vector<MatMul> step_products(const vae::VaeOptions& o, int64_t b, int64_t p) {
+// With `weight_share` in (0, 1], only that share of every weight gradient's output rows, over the
+// whole batch `weight_rows` (a worker's part of the weight gradients split by columns).
+std::vector<MatMul> step_products(const vae::VaeOptions& o, int64_t b, int64_t p, double weight_share = 0,
+                                  int64_t weight_rows = 0) {
   const int64_t bp = b * p;
   std::vector<MatMul> out;
   auto layer = [&](int64_t rows, int64_t in, int64_t outf, bool input_grad) {
     out.push_back({rows, in, outf, false, true});  // y = x W^T
-    out.push_back({outf, rows, in, true, false});  // dW = dy^T x
+    if (weight_share > 0) {
+      const int64_t full_rows = weight_rows * (rows / b);
+      out.push_back({std::max<int64_t>(1, static_cast<int64_t>(outf * weight_share)), full_rows, in, true, false});
+    } else {
+      out.push_back({outf, rows, in, true, false});  // dW = dy^T x
+    }
     if (input_grad) out.push_back({rows, outf, in, false, false});  // dx = dy W
   };
   layer(b, o.pixels, o.hidden, false);   // encoder hidden
@@ -108,12 +118,15 @@ double thread_cpu_seconds() {
 // One batch's products split over `workers` threads at once, each running its share's rows with
 // one-thread BLAS: what `--parallel data` could reach if nothing else cost. Median seconds, and
 // the median over runs of the slowest thread's CPU time (robust to other jobs on the machine).
+// With `split_weights`, each thread's weight gradients are its share of the output rows over the
+// whole batch instead of the whole gradient over its rows.
 std::pair<double, double> data_parallel_products_median(const vae::VaeOptions& o, int64_t batch, int64_t particles,
-                                                        int workers, int repeats) {
+                                                        int workers, int repeats, bool split_weights = false) {
   std::vector<std::unique_ptr<ProductPass>> passes;
   for (int w = 0; w < workers; ++w) {
     const int64_t rows = batch * (w + 1) / workers - batch * w / workers;
-    passes.push_back(std::make_unique<ProductPass>(step_products(o, rows, particles)));
+    passes.push_back(std::make_unique<ProductPass>(
+        split_weights ? step_products(o, rows, particles, 1.0 / workers, batch) : step_products(o, rows, particles)));
   }
   vae::WorkerPool pool(workers);
   std::vector<double> times, cpu_times, cpu(static_cast<size_t>(workers));
@@ -137,7 +150,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   std::vector<int> thread_list{1};
   std::string trace;
-  bool flush_denormal = true, interleave = true, data_parallel = true;
+  bool flush_denormal = true, interleave = true, data_parallel = true, split_probe = false;
   std::string objective = "elbo", dir = vae::kFashionMnistDir;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], value = argv[i + 1];
@@ -159,6 +172,7 @@ int main(int argc, char** argv) {
     else if (key == "--interleave") interleave = value != "0";
     else if (key == "--seed") seed = std::stoull(value);
     else if (key == "--parallel") data_parallel = value == "data";
+    else if (key == "--split-weights-probe") split_probe = value != "0";
     else {
       std::cerr << "vae_fashion_mnist: unknown option " << key << "\n";
       return 2;
@@ -177,13 +191,21 @@ int main(int argc, char** argv) {
   const double epoch_flops = full * full_flops + (rest ? flops(rest_products) : 0.0);
   ProductPass full_pass(full_products), rest_pass(rest_products);
   const double sgemm_seconds = full * full_pass.median(40) + (rest ? rest_pass.median(40) : 0.0);
-  std::map<int, double> data_parallel_limit, data_parallel_cpu_limit;  // per thread count above 1
+  std::map<int, double> data_parallel_limit, data_parallel_cpu_limit, split_weights_limit,
+      split_weights_cpu_limit;  // per thread count above 1
   for (int t : thread_list) {
     if (t < 2 || !data_parallel || data_parallel_limit.count(t)) continue;
     const auto whole = data_parallel_products_median(options, batch, particles, t, 40);
     const auto last = rest ? data_parallel_products_median(options, rest, particles, t, 40) : std::make_pair(0.0, 0.0);
     data_parallel_limit[t] = full * whole.first + last.first;
     data_parallel_cpu_limit[t] = full * whole.second + last.second;
+    if (split_probe) {
+      const auto split = data_parallel_products_median(options, batch, particles, t, 40, true);
+      const auto split_last =
+          rest ? data_parallel_products_median(options, rest, particles, t, 40, true) : std::make_pair(0.0, 0.0);
+      split_weights_limit[t] = full * split.first + split_last.first;
+      split_weights_cpu_limit[t] = full * split.second + split_last.second;
+    }
   }
   // Interleaved: one single-thread pass of a full step's products after every training step, so
   // that the reference sees the same machine load as the epoch (other jobs share the cores).
@@ -263,6 +285,12 @@ int main(int argc, char** argv) {
         {"seconds_per_epoch", limit},
         {"speedup_over_1_thread", sgemm_seconds / limit},
         {"slowest_thread_cpu_seconds_per_epoch", data_parallel_cpu_limit[t]}};
+    if (split_weights_limit.count(t)) {
+      out["data_parallel_sgemm_limit"]["threads_" + std::to_string(t)]["weight_gradients_split_by_rows_seconds"] =
+          split_weights_limit[t];
+      out["data_parallel_sgemm_limit"]["threads_" + std::to_string(t)]
+         ["weight_gradients_split_by_rows_slowest_thread_cpu_seconds"] = split_weights_cpu_limit[t];
+    }
   }
   for (const auto& [t, s] : seconds) {
     const std::string key = "threads_" + std::to_string(t);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -105,6 +106,10 @@ double sum_of(const Tensor& t) {
   return t.sum().item<double>();
 }
 
+// Chunks of the parameters' elements per worker in a data-parallel Adam update (each still a
+// few tens of kilobytes of every array).
+constexpr int64_t kAdamChunksPerWorker = 8;
+
 double thread_cpu_seconds() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -190,6 +195,8 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
   std::vector<std::exception_ptr> errors(static_cast<size_t>(parts));
   std::vector<double> bounds(static_cast<size_t>(parts), 0.0), cpu(static_cast<size_t>(parts), 0.0);
   bool failed = false;
+  const int64_t chunks = parts == 1 ? 1 : parts * kAdamChunksPerWorker;
+  std::atomic<int64_t> next_chunk{0};
   pool.run([&](int64_t w) {
     const double cpu_start = thread_cpu_seconds();
     auto& grads = grads_[static_cast<size_t>(w)];
@@ -229,7 +236,9 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
         errors[0] = std::current_exception();
       }
     });
-    if (!failed) adam_->update_partition(w, parts);
+    // In chunks that the workers claim: they finish together (a fixed half each waited for the
+    // slower one).
+    if (!failed) adam_->update_claimed_partitions(next_chunk, chunks);
     cpu[static_cast<size_t>(w)] = thread_cpu_seconds() - cpu_start;
   });
   for (double c : cpu) extra_cpu_seconds_ += std::max(0.0, c - cpu[0]);

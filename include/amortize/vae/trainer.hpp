@@ -38,10 +38,10 @@ struct FitOptions {
   std::function<void()> between_steps;
   // Threads that split each batch (data parallel, single-threaded BLAS in each: see threads.hpp).
   // They live for the whole fit (a WorkerPool); each step they compute their share's gradients,
-  // meet, and each updates its share of the parameters' elements with the workers' gradients
-  // summed in the same pass (optim::Adam's partitioned step). With more than one the
-  // particles' draws differ from a one-thread run (one generator per part, seeded from `seed`),
-  // but runs with the same count repeat exactly.
+  // meet, and update the parameters' elements in chunks that they claim in turn, with the
+  // workers' gradients summed in the same pass (optim::Adam's partitioned step). With more than
+  // one the particles' draws differ from a one-thread run (one generator per part, seeded from
+  // `seed`), but runs with the same count repeat exactly.
   int64_t workers = 1;
 };
 

@@ -162,6 +162,10 @@ void Adam::update_partition(int64_t part, int64_t parts) const {
   }
 }
 
+void Adam::update_claimed_partitions(std::atomic<int64_t>& next, int64_t parts) const {
+  for (int64_t part; (part = next.fetch_add(1, std::memory_order_relaxed)) < parts;) update_partition(part, parts);
+}
+
 ClippedAdam::ClippedAdam(double learning_rate, ClippedAdamOptions options)
     : Optimizer(learning_rate), options_(options) {
   check_betas("ClippedAdam", options.beta1, options.beta2, options.eps);

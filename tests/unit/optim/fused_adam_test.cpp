@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 #include <torch/optim/adam.h>
 
+#include <atomic>
+#include <thread>
+
 using namespace amortize;
 using namespace amortize::infer::optim;
 
@@ -95,6 +98,30 @@ TEST(FusedAdam, PartitionedStepSumsTheWorkersGradientsForAnySplit) {
     }
   }
   EXPECT_FALSE(at::equal(reference[0], make()[0]));
+}
+
+TEST(FusedAdam, PartsClaimedByTwoThreadsMakeTheWholeStepOnce) {
+  // Two threads claim 16 parts of each step from one counter: every element is updated exactly
+  // once (a part skipped or taken twice would change the floats), as an ordinary step.
+  Tensor reference = at::linspace(-1, 1, 5000, at::kFloat).requires_grad_(true);
+  Tensor claimed = reference.detach().clone().requires_grad_(true);
+  Adam ordinary(0.05), partitioned(0.05);
+  ordinary.add_parameter("w", reference);
+  partitioned.add_parameter("w", claimed);
+  auto noise = gen(4);
+  for (int step = 0; step < 5; ++step) {
+    std::vector<std::vector<Tensor>> workers{{at::randn({5000}, noise)}, {at::randn({5000}, noise)}};
+    reference.mutable_grad() = workers[0][0] + workers[1][0];
+    ordinary.step();
+    partitioned.begin_partitioned_step({"w"}, workers);
+    std::atomic<int64_t> next{0};
+    std::thread other([&] { partitioned.update_claimed_partitions(next, 16); });
+    partitioned.update_claimed_partitions(next, 16);
+    other.join();
+    EXPECT_EQ(next.load(), 18);  // each thread's last claim found nothing left
+  }
+  EXPECT_TRUE(at::equal(claimed, reference));
+  EXPECT_TRUE(at::equal(partitioned.state("w").at("exp_avg"), ordinary.state("w").at("exp_avg")));
 }
 
 TEST(FusedAdam, PartitionedStepRefusesWhatItCannotUpdateAndLeavesTheStateAlone) {

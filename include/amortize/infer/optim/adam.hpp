@@ -7,6 +7,8 @@
 #include "amortize/infer/optim/fused_adam.hpp"
 #include "amortize/infer/optim/optimizer.hpp"
 
+#include <atomic>
+
 namespace amortize::infer::optim {
 
 struct AdamOptions {
@@ -34,6 +36,9 @@ class Adam : public Optimizer {
   void begin_partitioned_step(const std::vector<std::string>& names,
                               const std::vector<std::vector<Tensor>>& worker_grads, double lr_scale = 1.0);
   void update_partition(int64_t part, int64_t parts) const;
+  // update_partition for parts claimed from `next` (shared by the calling threads, from 0) until
+  // all `parts` are taken: a thread that arrives early, or is not descheduled, takes more of them.
+  void update_claimed_partitions(std::atomic<int64_t>& next, int64_t parts) const;
 
  protected:
   std::vector<std::string> state_names() const override { return {"exp_avg", "exp_avg_sq"}; }
