@@ -105,7 +105,7 @@ Args parse(int argc, char** argv) {
 }
 
 nlohmann::json summary(const GreFitResult& r, double log_evidence) {
-  return {{"final_elbo", r.final_elbo},
+  nlohmann::json s = {{"final_elbo", r.final_elbo},
           {"log_evidence", log_evidence},
           {"elbo_gap", log_evidence - r.final_elbo},
           {"steps", r.steps},
@@ -120,6 +120,15 @@ nlohmann::json summary(const GreFitResult& r, double log_evidence) {
           {"mu_g_mean_error_sd_mean", r.mu_g_mean_error_sd_mean},
           {"mu_g_mean_error_sd_max", r.mu_g_mean_error_sd_max},
           {"mu_g_sd_rel_error_mean", r.mu_g_sd_rel_error_mean}};
+  if (r.final_guide) {
+    // The final (averaged) guide over every group, not the training iterates' estimates.
+    s["final_guide_elbo"] = r.final_guide->elbo;
+    s["final_guide_elbo_standard_error"] = r.final_guide->standard_error;
+    s["final_guide_elbo_gap"] = log_evidence - r.final_guide->elbo;
+    s["final_guide_elbo_gap_relative"] = (log_evidence - r.final_guide->elbo) / std::abs(log_evidence);
+    s["final_guide_elbo_seconds"] = r.final_guide->seconds;
+  }
+  return s;
 }
 
 // First time the trailing 50-step mean of the ELBO is within `rel` of the reference.
@@ -133,6 +142,23 @@ double time_to_within(const GreFitResult& r, double reference, double rel) {
     if (i + 1 >= w && std::abs(avg - reference) <= rel * std::abs(reference)) return r.seconds[i];
   }
   return -1;
+}
+
+// The relative gap of the trailing `window`-step mean of the ELBO to `reference` against wall
+// time, at most 2000 points, one "seconds gap" line each; below the estimates' noise the gap is
+// shown at `floor`.
+std::string gap_curve(const GreFitResult& r, double reference, size_t window = 50, double floor = 1e-4) {
+  std::ostringstream curve;
+  const size_t every = std::max<size_t>(10, r.elbo.size() / 2000);
+  double sum = 0;
+  for (size_t i = 0; i < r.elbo.size(); ++i) {
+    sum += r.elbo[i] - (i >= window ? r.elbo[i - window] : 0.0);
+    if (i + 1 >= window && i % every == 0) {
+      curve << r.seconds[i] << ' '
+            << std::max(floor, (reference - sum / static_cast<double>(window)) / std::abs(reference)) << '\n';
+    }
+  }
+  return curve.str();
 }
 
 // Writes DIR/<name>.data and a gnuplot script whose `DATA` is that file, runs gnuplot into
@@ -219,6 +245,7 @@ int main(int argc, char** argv) {
           o.steps = 1;
           o.evaluate_groups = 10;
           o.draws = 2;
+          o.elbo_particles = 0;
           out["n_parameters"][to_string(m, e)][std::to_string(g)] = fit_gre(data, o).n_parameters;
         }
       }
@@ -292,16 +319,7 @@ int main(int argc, char** argv) {
           std::cerr << "sweep G=" << dopt.groups << " " << to_string(m, e) << ": " << r.steps << " steps, 1 % at " << t1
                     << " s, mu error " << r.mu_mean_error_sd << " sds\n";
           times << ' ' << (t1 < 0 ? std::string("NaN") : std::to_string(t1));
-          // Relative gap of the trailing 50-step mean, every 10th step.
-          double sum = 0;
-          for (size_t i = 0; i < r.elbo.size(); ++i) {
-            sum += r.elbo[i] - (i >= 50 ? r.elbo[i - 50] : 0.0);
-            if (i + 1 >= 50 && i % 10 == 0) {
-              // Below the estimates' noise the gap is shown at the floor, 1e-4.
-              curves << r.seconds[i] << ' ' << std::max(1e-4, (le - sum / 50.0) / std::abs(le)) << '\n';
-            }
-          }
-          curves << "\n\n";
+          curves << gap_curve(r, le) << "\n\n";
           titles.push_back(to_string(m, e) + " G=" + item);
           ++n_curves;
         }
@@ -334,6 +352,24 @@ int main(int argc, char** argv) {
       o.chunk = a.chunk;
       auto r = fit_gre(data, o);
       out[to_string(o.method, o.encoding)] = summary(r, le);
+      if (!a.out_dir.empty()) {
+        // A batch is a tiny share of the groups: the steps' estimates are smoothed over 5 % of the run.
+        const size_t window = std::max<size_t>(50, r.elbo.size() / 20);
+        std::ostringstream script;
+        script << "set logscale xy\nset xlabel 'wall time (s)'\nset ylabel '(log p(x) - ELBO) / |log p(x)|'\n"
+               << "set key top right\nset format y '10^{%L}'\nset yrange [1e-7:100]\nset title 'GRE, G = " << a.groups << " (" << r.latent_dims
+               << " latent dimensions), floor 1e-7'\nplot DATA using 1:2 with lines lw 2 title '"
+               << to_string(o.method, o.encoding) << " training steps, trailing " << window << "-step mean'";
+        if (r.final_guide) {
+          script << ", " << std::max(1e-7, (le - r.final_guide->elbo) / std::abs(le))
+                 << " with lines lw 2 dt 2 title 'final averaged guide, whole population'";
+        }
+        script << ", 0.01 with lines lc rgb 'black' lw 1 title '1 %'\n";
+        write_plot(a.out_dir, "scale", gap_curve(r, le, window, 1e-7), script.str());
+        std::ofstream trace(std::filesystem::path(a.out_dir) / "scale_trace.data");
+        trace.precision(12);
+        for (size_t i = 0; i < r.elbo.size(); ++i) trace << r.seconds[i] << ' ' << r.elbo[i] << '\n';
+      }
     } else {
       throw std::invalid_argument("unknown mode " + a.mode);
     }

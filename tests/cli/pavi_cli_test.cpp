@@ -89,6 +89,11 @@ TEST_F(PaviCliTest, TinyRunWritesMetricsSummaryAndPlot) {
     EXPECT_EQ(metrics["method"].get<std::string>(), encoding == "free" ? "pavi-f" : "pavi-e");
     EXPECT_GT(metrics["n_parameters"].get<int64_t>(), 0);
     EXPECT_TRUE(std::isfinite(metrics["elbo"].get<double>()));
+    // The final guide's ELBO over all 30 groups, below the log evidence (within its noise).
+    EXPECT_EQ(metrics["elbo_source"].get<std::string>(), "final guide, whole population");
+    EXPECT_LT(metrics["elbo"].get<double>(),
+              metrics["log_evidence"].get<double>() + 4 * metrics["elbo_standard_error"].get<double>());
+    EXPECT_TRUE(metrics.contains("elbo_training_tail"));
     const std::string summary = contents(out / "summary.csv");
     EXPECT_EQ(summary.rfind("parameter,mean,sd\nmu[1],", 0), 0u) << summary;
     EXPECT_NE(summary.find("\nmu[2],"), std::string::npos) << summary;

@@ -111,6 +111,8 @@ class PaviGuide {
   // Runs use exactly these elements of the plate (until cleared) instead of a random batch.
   void fix_indices(const std::string& plate, const Tensor& indices);
   void clear_fixed_indices() { fixed_indices_.clear(); }
+  // Off: the particles' base draws are independent even with an even number of particles.
+  void set_antithetic_draws(bool on) { antithetic_active_ = on; }
   // The generator the batches are drawn from (seeded by PaviOptions::seed).
   at::Generator& batch_generator() { return batch_generator_; }
   // Everything the batch draws depend on (generator state, each plate's epoch order and

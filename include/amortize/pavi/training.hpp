@@ -8,6 +8,9 @@
 #pragma once
 #include "amortize/infer/elbo.hpp"
 #include "amortize/pavi/pavi_guide.hpp"
+#include "amortize/pavi/population_elbo.hpp"
+
+#include <optional>
 
 #include <vector>
 
@@ -34,6 +37,8 @@ struct TrainingTrace {
   std::vector<double> elbo;     // per step
   std::vector<double> seconds;  // wall time at the end of each step
   double final_elbo = 0;        // mean of the last 10 % of the steps' estimates
+  // PAVI fits: the final (averaged) guide's ELBO over the whole population.
+  std::optional<PopulationElbo> final_guide;
   double train_seconds = 0;
   int64_t steps = 0;
 };

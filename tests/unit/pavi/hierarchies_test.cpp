@@ -7,6 +7,7 @@
 #include "amortize/model/param_store.hpp"
 #include "amortize/pavi/hierarchy.hpp"
 #include "amortize/pavi/pavi_guide.hpp"
+#include "amortize/pavi/population_elbo.hpp"
 #include "elbo_estimate.hpp"
 
 #include <gtest/gtest.h>
@@ -179,6 +180,24 @@ TEST(Hierarchies, SubsampledElbosAreUnbiased) {
     EXPECT_LT(std::abs(batched - full), 4 * se) << "batched " << batched << " full " << full << " se " << se;
     EXPECT_LT(se, 0.05 * std::abs(full));
   }
+}
+
+TEST(PopulationElbo, NestedPlatesChunkTheOuterOneAndMatchTheFullBatchElbo) {
+  // Three-level: chunks of 4 and 2 subjects, every session of each.
+  const auto tl = small_three_level();
+  const Hierarchy batched = three_level_hierarchy(tl, 3, 2), full = three_level_hierarchy(tl, 6, 4);
+  model::ParamStore store;
+  model::ParamStoreScope scope(store);
+  PaviGuide guide(batched.model, guide_options(Encoding::Set, batched));
+  infer::Svi svi(batched.model, guide.program(), std::make_shared<infer::TraceElbo>(), {0.02, 5});
+  for (int i = 0; i < 30; ++i) svi.step();
+  const PopulationElbo pop = population_elbo(batched.model, guide, 300, 4, 21);
+  EXPECT_EQ(pop.chunks, 2);
+  for (const auto& [plate, size] : full.batches) guide.set_batch_size(plate, size);
+  auto [elbo, se_f] = pavi_tests::elbo_mean_and_se(full.model, guide.program(), 600, 12);
+  const double se = std::sqrt(pop.standard_error * pop.standard_error + se_f * se_f);
+  EXPECT_LT(std::abs(pop.elbo - elbo), 4 * se) << "population " << pop.elbo << " full " << elbo << " se " << se;
+  EXPECT_LT(se, 0.05 * std::abs(elbo));
 }
 
 TEST(Hierarchies, RegistryBuildsEveryModelByName) {

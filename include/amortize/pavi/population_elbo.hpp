@@ -1,0 +1,25 @@
+// The ELBO of a trained PAVI guide over the whole population. Training reports the mean of its
+// steps' estimates, which are of the iterates (not of the averaged guide it keeps) and carry the
+// batches' subsampling noise. Here every element of the outermost plate is visited once, in
+// chunks (nested plates whole), and each chunk's estimate is weighted by its share of the
+// plate: the sum is the full-data ELBO of the final guide, random only through the guide's draws.
+#pragma once
+#include "amortize/pavi/pavi_guide.hpp"
+
+namespace amortize::pavi {
+
+struct PopulationElbo {
+  double elbo = 0;
+  // Over the independent particles (each one a full-population estimate).
+  double standard_error = 0;
+  int64_t particles = 0;
+  int64_t chunks = 0;
+  double seconds = 0;
+};
+
+// `particles` independent draws per element (at least 2, for the standard error); `chunk`
+// elements of the outermost plate per run. Leaves the guide's batch sequence where it was.
+PopulationElbo population_elbo(const infer::Program& model, PaviGuide& guide, int64_t particles, int64_t chunk,
+                               uint64_t seed);
+
+}  // namespace amortize::pavi

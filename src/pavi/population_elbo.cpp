@@ -1,0 +1,70 @@
+#include "amortize/pavi/population_elbo.hpp"
+
+#include "amortize/model/handlers.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+namespace amortize::pavi {
+namespace {
+
+// Exposes the per-particle ELBO terms of one joint run.
+class PerParticleElbo : public infer::TraceElbo {
+ public:
+  using TraceElbo::TraceElbo;
+  Tensor per_particle(const infer::Program& model, const infer::Program& guide) {
+    return particle_terms(run(model, guide), false).elbo;
+  }
+};
+
+}  // namespace
+
+PopulationElbo population_elbo(const infer::Program& model, PaviGuide& guide, int64_t particles, int64_t chunk,
+                               uint64_t seed) {
+  if (particles < 2 || chunk < 1) throw std::invalid_argument("population_elbo: need particles >= 2 and chunk >= 1");
+  const auto start = std::chrono::steady_clock::now();
+  const auto long_options = at::TensorOptions().dtype(at::kLong);
+  const TemplatePlate* outer = nullptr;
+  for (const auto& p : guide.plates()) {
+    if (p.outer.empty() && (!outer || p.size > outer->size)) outer = &p;
+  }
+  // Every other plate whole: an inner plate's indices are its own, within each outer element.
+  for (const auto& p : guide.plates()) {
+    if (&p != outer) guide.fix_indices(p.name, at::arange(p.size, long_options));
+  }
+  const int64_t size = outer ? outer->size : 1;
+  PerParticleElbo elbo(infer::ElboOptions{particles});
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  Tensor totals = at::zeros({particles}, at::TensorOptions().dtype(at::kDouble));
+  PopulationElbo out;
+  guide.set_antithetic_draws(false);
+  try {
+    at::NoGradGuard no_grad;
+    model::BlockHandler block;  // private: outer traces must not see these runs
+    model::SeedHandler seeder(gen);
+    for (int64_t first = 0; first < size; first += chunk) {
+      const int64_t n = std::min(chunk, size - first);
+      if (outer) guide.fix_indices(outer->name, at::arange(first, first + n, long_options));
+      // The plate scales this chunk's local terms by size / n: its share n / size undoes that.
+      Tensor e = elbo.per_particle(model, guide.program()).to(at::kDouble);
+      totals += e * (static_cast<double>(n) / static_cast<double>(size));
+      ++out.chunks;
+    }
+  } catch (...) {
+    guide.clear_fixed_indices();
+    guide.set_antithetic_draws(true);
+    throw;
+  }
+  guide.clear_fixed_indices();
+  guide.set_antithetic_draws(true);
+  out.particles = particles;
+  out.elbo = totals.mean().item<double>();
+  out.standard_error = totals.std().item<double>() / std::sqrt(static_cast<double>(particles));
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+}  // namespace amortize::pavi
