@@ -1,7 +1,7 @@
 // `amortize pavi fit`: a tiny GRE run writes metrics.json (with the promised keys), summary.csv
 // and elbo.png, and so do the non-conjugate, mixture and three-level models, the baselines and
 // the set transformer; bad settings (unknown model, encoding or encoder, G <= 0, a batch larger
-// than G) exit with code 2, print exactly one stderr line naming the problem and leave no output folder.
+// than G, an averaging fraction outside [0, 1]) exit with code 2, print exactly one stderr line naming the problem and leave no output folder.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -170,4 +170,6 @@ TEST_F(PaviCliTest, BadSettingsExitWithCode2AndOneLine) {
   EXPECT_TRUE(refused("--groups -5", "--groups"));
   EXPECT_TRUE(refused("--groups 10 --batch 11", "--batch 11 exceeds --groups 10"));
   EXPECT_TRUE(refused("--groups 10 --encoding dense", "--encoding"));
+  EXPECT_TRUE(refused("--groups 10 --average-from 1.5", "--average-from must be in [0, 1]"));
+  EXPECT_TRUE(refused("--groups 10 --local-average-from -0.1", "--local-average-from must be in [0, 1]"));
 }
