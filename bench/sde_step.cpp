@@ -2,7 +2,7 @@
 // R = 1, S = 10, drift [64, 64, 64] ReLU, the shared Adam) on one thread. Prints one JSON
 // object: milliseconds per step (median of 5 blocks of 200 steps), NFE per step, and the
 // LibTorch dispatcher calls of one step (AMORTIZE_BENCH_OPS=1 lists them on stderr).
-// Usage: sde_step [float32|float64]
+// Usage: sde_step [float32|float64] [S=10] [drift_activation=relu]
 #include "amortize/infer/optim/adam.hpp"
 #include "amortize/sde/experiment.hpp"
 
@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   at::set_num_threads(1);
   auto settings = sde::predprey_settings();
   if (argc > 1 && std::string(argv[1]) == "float64") settings.dtype = at::kDouble;
+  if (argc > 2) settings.mc.strata = std::atoll(argv[2]);
+  if (argc > 3) settings.model.drift_activation = sde::activation_from_name(argv[3]);
   sde::ArctaExperiment exp(settings);
   infer::optim::Adam adam(settings.lr);
   adam.add_parameters(exp.parameters());

@@ -65,7 +65,7 @@ const io::ConfigSchema& schema() {
       {"synthetic_duration", T::Real}, {"synthetic_train_until", T::Real}, {"synthetic_rate", T::Real},
       {"synthetic_frame_size", T::Integer}, {"synthetic_noise_sd", T::Real}, {"diffusion_init_log", T::Real},
       {"diffusion_prior_log_loc", T::Real}, {"diffusion_prior_log_sd", T::Real}, {"diffusion_init_log_sd", T::Real},
-      {"synthetic_gravity", T::Real}, {"diffusion_learned", T::Integer}};
+      {"synthetic_gravity", T::Real}, {"diffusion_learned", T::Integer}, {"valid_method", T::String}};
   return s;
 }
 
@@ -119,6 +119,22 @@ std::string likelihood_name(sde::Likelihood l) {
     case sde::Likelihood::kBernoulli: return "bernoulli";
   }
   return "gaussian";
+}
+
+sde::SdeMethod sde_method_from_name(const std::string& name) {
+  if (name == "heun") return sde::SdeMethod::kHeun;
+  if (name == "euler") return sde::SdeMethod::kEulerMaruyama;
+  if (name == "srk") return sde::SdeMethod::kStochasticRungeKutta;
+  throw std::invalid_argument("valid_method: expected heun, euler or srk, got '" + name + "'");
+}
+
+std::string sde_method_name(sde::SdeMethod m) {
+  switch (m) {
+    case sde::SdeMethod::kHeun: return "heun";
+    case sde::SdeMethod::kEulerMaruyama: return "euler";
+    case sde::SdeMethod::kStochasticRungeKutta: return "srk";
+  }
+  return "heun";
 }
 
 // Applies one key to the settings (the TOML file and settings.json share the keys).
@@ -206,6 +222,7 @@ void apply(sde::ArctaExperimentSettings& s, const std::string& key, const io::Co
     if (!(real() >= 0)) throw std::invalid_argument("synthetic_gravity must not be negative");
     s.synthetic.gravity = real();
   }
+  else if (key == "valid_method") s.valid_method = sde_method_from_name(str());
   else if (key == "valid_paths") s.valid_paths = positive(integer());
   else if (key == "valid_dt") s.valid_dt = real();
 }
@@ -234,7 +251,7 @@ nlohmann::json settings_json(const sde::ArctaExperimentSettings& s, const RunKey
           {"drift_hidden", sizes_text(m.drift_hidden)}, {"drift_activation", activation_name(m.drift_activation)},
           {"kernel_hidden", sizes_text(m.kernel.warp_hidden)}, {"kernel_activation", activation_name(m.kernel.warp_activation)},
           {"kernel_lengthscale", m.kernel.lengthscale}, {"kernel_jitter", m.kernel.jitter},
-          {"valid_paths", s.valid_paths}, {"valid_dt", s.valid_dt},
+          {"valid_paths", s.valid_paths}, {"valid_dt", s.valid_dt}, {"valid_method", sde_method_name(s.valid_method)},
           {"encoder", m.conv_encoder ? "cnn" : "mlp"}, {"encoder_channels", sizes_text(m.encoder_channels)},
           {"frame_height", m.frame_height}, {"synthetic", s.synthetic.name},
           {"synthetic_duration", s.synthetic.duration}, {"synthetic_train_until", s.synthetic.train_until},

@@ -253,7 +253,7 @@ ValidationResult ArctaExperiment::validate(int64_t paths, at::Generator gen, con
   z0 = z0.unsqueeze(0).expand({paths, d}) + settings_.valid_start_noise * at::randn({paths, d}, gen, opts);
   DiagonalSde sde{model_->drift_fn(), constant_diffusion(model_->diffusion_loc().exp().sqrt())};
   SdeSolveOptions so;
-  so.method = SdeMethod::kEulerMaruyama;  // the diffusion is constant: EM is the SRK scheme
+  so.method = settings_.valid_method;
   so.dt = settings_.valid_dt;
   Forecast f = forecast(sde, z0.contiguous(), out.times, paths, so, gen);
   if (!settings_.model.identity_decoder) {

@@ -22,6 +22,12 @@ Tensor step(const DiagonalSde& sde, SdeMethod method, double t, double h, const 
   const Tensor f = eval_drift(sde, z, tt, nfe);
   const Tensor g = sde.diffusion(z, tt);
   Tensor out = z + f * h + g * dw;
+  if (method == SdeMethod::kHeun) {
+    const Tensor t1 = at::full(lead, t + h, tt.options());
+    const Tensor f1 = eval_drift(sde, out, t1, nfe);
+    const Tensor g1 = sde.diffusion(out, t1);
+    return z + (f + f1) * (0.5 * h) + (g + g1) * (0.5 * dw);
+  }
   if (method == SdeMethod::kStochasticRungeKutta) {
     const double sh = std::sqrt(h);
     const Tensor support = z + f * h + g * sh;

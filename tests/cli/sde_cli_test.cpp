@@ -41,6 +41,7 @@ class SdeCliTest : public ::testing::Test {
     std::ofstream(dir / "synthetic.toml") << "synthetic = \"moon\"\n";
     std::ofstream(dir / "cnn_skip.toml") << "synthetic = \"pendulum\"\nencoder = \"cnn\"\nM = 5\n";
     std::ofstream(dir / "prior_sd.toml") << common << "diffusion_prior_log_sd = 0\n";
+    std::ofstream(dir / "method.toml") << common << "valid_method = \"rk4\"\n";
     std::ofstream(dir / "bad_data.toml") << "train = \"" << (dir / "bad.csv").string() << "\"\nvalid = \""
                                         << (dir / "valid.csv").string() << "\"\n";
   }
@@ -77,6 +78,7 @@ TEST_F(SdeCliTest, TinyFitWritesEveryOutputAndForecasts) {
   EXPECT_EQ(m["nfe"].get<int64_t>(), 30 * 10);  // R S per step
   EXPECT_TRUE(std::isfinite(m["valid_rmse"].get<double>()));
   EXPECT_GT(m["peak_rss_mb"].get<double>(), 10.0);
+  EXPECT_EQ(nlohmann::json::parse(read_text(out / "settings.json"))["valid_method"], "heun");  // the default
   // forecast.csv: a header and one row per validation time.
   std::istringstream csv(read_text(out / "forecast.csv"));
   std::string header, line;
@@ -101,6 +103,7 @@ TEST_F(SdeCliTest, BadSettingsExitTwoWithOneLine) {
   expect_bad("synthetic.toml", {"synthetic.toml:1", "moon"});
   expect_bad("cnn_skip.toml", {"CNN encoder", "skip"});
   expect_bad("prior_sd.toml", {"prior_sd.toml:", "diffusion_prior_log_sd must be positive"});
+  expect_bad("method.toml", {"method.toml:", "valid_method", "rk4"});
   const auto r = run("sde forecast --from " + (dir / "no_such_run").string());
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("no_such_run"), std::string::npos) << r.err;

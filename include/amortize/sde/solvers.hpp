@@ -1,7 +1,9 @@
 // Solvers for SDEs with diagonal noise, dz = f(z, t) dt + g(z, t) * dW (Ito), driven by a
 // queryable BrownianPath: Euler-Maruyama (strong order 0.5, weak 1) and a derivative-free
 // stochastic Runge-Kutta scheme of Milstein type (Kloeden & Platen's explicit order-1.0 strong
-// scheme, weak order 1), each with a fixed step or adaptive steps by step doubling. Also a
+// scheme, weak order 1) and, for additive (constant) noise, the stochastic Heun scheme (strong
+// order 1 and second order in the drift: the forecast of a nearly deterministic flow needs the
+// latter), each with a fixed step or adaptive steps by step doubling. Also a
 // forecast helper: N sample paths with their mean and quantile bands.
 #pragma once
 #include "amortize/sde/brownian_path.hpp"
@@ -16,7 +18,10 @@ struct DiagonalSde {
   DriftFn diffusion;  // g(z, t), z's shape (the square root of the diffusion c for ARCTA)
 };
 
-enum class SdeMethod { kEulerMaruyama, kStochasticRungeKutta };
+// kHeun: predictor z + f h + g dW, then z + (f(z) + f(pred)) h / 2 + (g(z) + g(pred)) dW / 2; for
+// a diffusion that depends on z it converges to the Stratonovich solution, so use it for
+// constant diffusion (where Ito and Stratonovich agree).
+enum class SdeMethod { kEulerMaruyama, kStochasticRungeKutta, kHeun };
 
 struct SdeSolveOptions {
   SdeMethod method = SdeMethod::kStochasticRungeKutta;
