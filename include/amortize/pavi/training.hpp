@@ -11,7 +11,6 @@
 #include "amortize/pavi/population_elbo.hpp"
 
 #include <optional>
-
 #include <vector>
 
 namespace amortize::pavi {
