@@ -7,12 +7,16 @@
 //   vae_fashion_mnist [--epochs E] [--threads T[,T2...]] [--objective elbo|iwae] [--particles K]
 //                     [--seed S] [--loglik-images N] [--data DIR] [--trace FILE]
 //                     [--flush-denormal 0|1] [--interleave 0|1] [--parallel data|blas]
-//                     [--split-weights-probe 0|1]
+//                     [--split-weights-probe 0|1] [--steps N]
 // With several thread counts the epochs cycle through them and the JSON has the speed-up, and
 // for `--parallel data` the data-parallel sgemm limit: T threads each running the products of
 // its share of a batch at once (smaller products run at a lower rate than the whole batch's).
 // The probe adds a second such limit with each thread's weight gradients split by output rows
-// over the whole batch. Run from the repository root; needs Debian's dataset-fashion-mnist.
+// over the whole batch. `--steps N` is for instruction counting (valgrind --tool=callgrind
+// --toggle-collect='amortize::vae::VaeTrainer::epoch()'): epochs of N steps on the first N
+// batches of images, without the sgemm reference or the test evaluation; the last epoch also
+// counts LibTorch's dispatched operations and tensor allocations per step.
+// Run from the repository root; needs Debian's dataset-fashion-mnist.
 #include "amortize/model/param_store.hpp"
 #include "amortize/vae/fashion_mnist.hpp"
 #include "amortize/vae/threads.hpp"
@@ -21,16 +25,21 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/record_function.h>
+#include <c10/core/CPUAllocator.h>
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -143,10 +152,35 @@ std::pair<double, double> data_parallel_products_median(const vae::VaeOptions& o
   return {median_of(times), median_of(cpu_times)};
 }
 
+// Counts LibTorch's CPU tensor allocations (the allocator under every at::empty) in `--steps` mode.
+class CountingAllocator final : public c10::Allocator {
+ public:
+  explicit CountingAllocator(c10::Allocator* base) : base_(base) {}
+  c10::DataPtr allocate(size_t bytes) const override {
+    count.fetch_add(1, std::memory_order_relaxed);
+    return base_->allocate(bytes);
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return base_->raw_deleter(); }
+  mutable std::atomic<int64_t> count{0};
+
+ private:
+  c10::Allocator* base_;
+};
+
+// Dispatched operations by name (nested ones included: what LibTorch's dispatcher runs).
+std::map<std::string, int64_t> op_counts;
+std::mutex op_counts_mutex;
+
+std::unique_ptr<at::ObserverContext> count_op(const at::RecordFunction& fn) {
+  std::lock_guard<std::mutex> lock(op_counts_mutex);
+  ++op_counts[fn.name()];
+  return nullptr;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t epochs = 1, particles = 1, loglik_images = 0;
+  int64_t epochs = 1, particles = 1, loglik_images = 0, profile_steps = 0;
   uint64_t seed = 1;
   std::vector<int> thread_list{1};
   std::string trace;
@@ -173,6 +207,7 @@ int main(int argc, char** argv) {
     else if (key == "--seed") seed = std::stoull(value);
     else if (key == "--parallel") data_parallel = value == "data";
     else if (key == "--split-weights-probe") split_probe = value != "0";
+    else if (key == "--steps") profile_steps = std::stoll(value);
     else {
       std::cerr << "vae_fashion_mnist: unknown option " << key << "\n";
       return 2;
@@ -181,6 +216,45 @@ int main(int argc, char** argv) {
   const vae::VaeOptions options;
   const int64_t batch = 256, n = 60000;
   auto data = vae::load_fashion_mnist(dir);
+  if (profile_steps > 0) {
+    model::ParamStore store;
+    model::ParamStoreScope scope(store);
+    vae::Vae net(options, at::make_generator<at::CPUGeneratorImpl>(seed));
+    vae::FitOptions fit;
+    fit.objective = objective == "iwae" ? vae::BoundKind::ImportanceWeighted : vae::BoundKind::Elbo;
+    fit.particles = particles;
+    fit.seed = seed;
+    fit.flush_denormal = flush_denormal;
+    fit.workers = data_parallel ? thread_list.front() : 1;
+    vae::set_threads(data_parallel ? 1 : thread_list.front());
+    vae::VaeTrainer trainer(net, data.train.slice(0, 0, std::min(n, profile_steps * batch)), fit);
+    static CountingAllocator counting(c10::GetCPUAllocator());
+    for (int64_t e = 0; e < epochs; ++e) {
+      // The last epoch (after the first, which registers the parameters) counts ops and allocations.
+      const bool count = e + 1 == epochs && epochs > 1;
+      std::optional<at::CallbackHandle> handle;
+      if (count) {
+        c10::SetCPUAllocator(&counting, /*priority=*/255);
+        handle = at::addGlobalCallback(at::RecordFunctionCallback(count_op));
+      }
+      const auto r = trainer.epoch();
+      nlohmann::json row{{"epoch", r.epoch}, {"steps", r.steps}, {"seconds", r.seconds}, {"train_elbo", r.train_bound}};
+      if (count) {
+        at::removeCallback(*handle);
+        c10::SetCPUAllocator(c10::GetDefaultCPUAllocator(), 255);
+        const double steps = static_cast<double>(r.steps);
+        int64_t ops = 0;
+        for (const auto& [name, c] : op_counts) {
+          ops += c;
+          row["ops_by_name_per_step"][name] = static_cast<double>(c) / steps;
+        }
+        row["ops_per_step"] = static_cast<double>(ops) / steps;
+        row["tensor_allocations_per_step"] = static_cast<double>(counting.count.load()) / steps;
+      }
+      std::cout << row.dump() << std::endl;
+    }
+    return 0;
+  }
 
   // The sgemm limit: one thread, the epoch's exact shapes (full batches plus the last one).
   vae::set_threads(1);

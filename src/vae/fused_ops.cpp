@@ -1,5 +1,6 @@
 #include "amortize/vae/fused_ops.hpp"
 
+#include "blas_products.hpp"
 #include "kernels.hpp"
 
 #include <ATen/Parallel.h>
@@ -9,6 +10,7 @@
 
 namespace amortize::vae {
 namespace {
+thread_local WeightGradientScope* innermost_weight_gradient_scope = nullptr;
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
@@ -20,6 +22,34 @@ bool fast(const Tensor& t) {
 bool needs_grad(const Tensor& t) { return at::GradMode::is_enabled() && t.requires_grad(); }
 
 constexpr int64_t kGrain = 1 << 15;  // elements per parallel chunk
+
+// x W^T for x (rows, in) and weight (out, in), all fast(): the BLAS call of at::mm(x, weight.t()),
+// or at::mm itself without a BLAS in the process.
+Tensor times_weight_t(const Tensor& x, const Tensor& weight) {
+  if (!blas::available()) return at::mm(x, weight.t());
+  Tensor y = at::empty({x.size(0), weight.size(0)}, x.options());
+  blas::gemm(x.data_ptr<float>(), false, weight.data_ptr<float>(), true, y.data_ptr<float>(), x.size(0), weight.size(0),
+             x.size(1), 0.0f);
+  return y;
+}
+
+// The input's and the weight's gradients of x W^T given dy (rows, out), contiguous float32:
+// dy W (if wanted) and dy^T x, as at::mm(dy, weight) and at::mm(dy.t(), x); the latter added
+// into the weight's buffer when a WeightGradientScope has one.
+std::pair<Tensor, Tensor> linear_input_and_weight_grads(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                                                        bool input_grad) {
+  if (!blas::available()) return {input_grad ? at::mm(dy, weight) : Tensor(), at::mm(dy.t(), x)};
+  const Tensor* buffer = WeightGradientScope::buffer_for(weight);
+  Tensor dx, dw = buffer ? *buffer : at::empty_like(weight);
+  if (input_grad) {
+    dx = at::empty_like(x);
+    blas::gemm(dy.data_ptr<float>(), false, weight.data_ptr<float>(), false, dx.data_ptr<float>(), dy.size(0),
+               weight.size(1), dy.size(1), 0.0f);
+  }
+  blas::gemm(dy.data_ptr<float>(), true, x.data_ptr<float>(), false, dw.data_ptr<float>(), dy.size(1), x.size(1),
+             dy.size(0), buffer ? 1.0f : 0.0f);
+  return {dx, dw};
+}
 
 // h = softplus(a) and, if `sig` is defined, sig = sigmoid(a); all contiguous float32.
 void softplus_into(const Tensor& a, Tensor& h, Tensor* sig) {
@@ -51,7 +81,7 @@ class SoftplusFn : public torch::autograd::Function<SoftplusFn> {
 class LinearSoftplusFn : public torch::autograd::Function<LinearSoftplusFn> {
  public:
   static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight, const Tensor& bias) {
-    const Tensor a = at::mm(x, weight.t());
+    const Tensor a = times_weight_t(x, weight);
     Tensor h = at::empty_like(a), sig = at::empty_like(a);
     kernels::softplus_bias(a.data_ptr<float>(), bias.data_ptr<float>(), h.data_ptr<float>(), sig.data_ptr<float>(),
                            a.size(0), a.size(1));
@@ -67,8 +97,29 @@ class LinearSoftplusFn : public torch::autograd::Function<LinearSoftplusFn> {
     Tensor da = at::empty_like(sig), dbias = at::empty({sig.size(1)}, sig.options());
     kernels::softplus_bias_backward(g.data_ptr<float>(), sig.data_ptr<float>(), da.data_ptr<float>(),
                                     dbias.data_ptr<float>(), sig.size(0), sig.size(1));
-    Tensor dx = ctx->needs_input_grad(0) ? at::mm(da, weight) : Tensor();
-    return {dx, at::mm(da.t(), x), dbias};
+    auto [dx, dweight] = linear_input_and_weight_grads(da, x, weight, ctx->needs_input_grad(0));
+    return {dx, dweight, dbias};
+  }
+};
+
+// x W^T + b for x (rows, in) as one node whose products call the BLAS directly: the forward is
+// at::addmm's (the bias copied into the output, then the product added), the backward at::linear's
+// (dy W, dy^T x, and dy summed over the rows for the bias).
+class LinearFn : public torch::autograd::Function<LinearFn> {
+ public:
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    Tensor y = at::empty({x.size(0), weight.size(0)}, x.options());
+    kernels::repeat_row(bias.data_ptr<float>(), y.data_ptr<float>(), y.size(0), y.size(1));
+    blas::gemm(x.data_ptr<float>(), false, weight.data_ptr<float>(), true, y.data_ptr<float>(), x.size(0),
+               weight.size(0), x.size(1), 1.0f);
+    ctx->save_for_backward({x, weight});
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor dy = grads[0].contiguous();
+    auto [dx, dweight] = linear_input_and_weight_grads(dy, saved[0], saved[1], ctx->needs_input_grad(0));
+    return {dx, dweight, dy.sum(0)};
   }
 };
 
@@ -137,6 +188,36 @@ bool trailing_shape(const Tensor& logits, const Tensor& x) {
 
 }  // namespace
 
+WeightGradientScope::WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers)
+    : weights_(weights), buffers_(buffers), outer_(innermost_weight_gradient_scope) {
+  if (weights_.size() != buffers_.size()) {
+    throw std::invalid_argument("WeightGradientScope: " + std::to_string(weights_.size()) + " weights but " +
+                                std::to_string(buffers_.size()) + " buffers");
+  }
+  for (size_t i = 0; i < weights_.size(); ++i) {
+    const Tensor& w = weights_[i];
+    const Tensor& b = buffers_[i];
+    if (!b.defined() || !b.is_contiguous() || b.sizes() != w.sizes() || b.scalar_type() != w.scalar_type() ||
+        b.device() != w.device()) {
+      throw std::invalid_argument("WeightGradientScope: buffer " + std::to_string(i) +
+                                  " is not a contiguous tensor of its weight's shape " + dist::shape_string(w.sizes()) +
+                                  ", dtype and device");
+    }
+  }
+  innermost_weight_gradient_scope = this;
+}
+
+WeightGradientScope::~WeightGradientScope() { innermost_weight_gradient_scope = outer_; }
+
+const Tensor* WeightGradientScope::buffer_for(const Tensor& weight) {
+  for (const WeightGradientScope* s = innermost_weight_gradient_scope; s; s = s->outer_) {
+    for (size_t i = 0; i < s->weights_.size(); ++i) {
+      if (s->weights_[i].is_same(weight)) return &s->buffers_[i];
+    }
+  }
+  return nullptr;
+}
+
 Tensor softplus(const Tensor& a) {
   if (!fast(a)) return at::softplus(a);
   if (needs_grad(a)) return SoftplusFn::apply(a);
@@ -162,12 +243,32 @@ Tensor linear_softplus(const Tensor& x, const Tensor& weight, const Tensor& bias
   if (needs_grad(x) || needs_grad(weight) || needs_grad(bias)) {
     h = LinearSoftplusFn::apply(x2, weight, bias);
   } else {
-    const Tensor a = at::mm(x2, weight.t());
+    const Tensor a = times_weight_t(x2, weight);
     h = at::empty_like(a);
     kernels::softplus_bias(a.data_ptr<float>(), bias.data_ptr<float>(), h.data_ptr<float>(), nullptr, a.size(0),
                            a.size(1));
   }
   return flat ? h : h.view(out_shape);
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  const bool ok = x.dim() >= 1 && weight.dim() == 2 && bias.dim() == 1 && x.size(-1) == weight.size(1) &&
+                  bias.size(0) == weight.size(0);
+  if (!ok) {
+    throw std::invalid_argument("linear: input " + dist::shape_string(x.sizes()) + ", weight " +
+                                dist::shape_string(weight.sizes()) + " and bias " + dist::shape_string(bias.sizes()) +
+                                " do not fit");
+  }
+  if (!fast(x) || !fast(weight) || !fast(bias) || x.numel() == 0 || weight.numel() == 0 || !blas::available()) {
+    return at::linear(x, weight, bias);
+  }
+  const bool flat = x.dim() == 2;
+  const Tensor x2 = flat ? x : x.reshape({-1, x.size(-1)});
+  Tensor y = LinearFn::apply(x2, weight, bias);  // without gradients it records no graph
+  if (flat) return y;
+  auto out_shape = x.sizes().vec();
+  out_shape.back() = weight.size(0);
+  return y.view(out_shape);
 }
 
 Tensor bernoulli_logits_log_prob(const Tensor& logits, const Tensor& x) {

@@ -248,4 +248,9 @@ void standard_normal_log_prob(const float* v, float* out, int64_t rows, int64_t 
   }
 }
 
+void repeat_row(const float* row, float* out, int64_t rows, int64_t cols) {
+  const size_t bytes = static_cast<size_t>(cols) * sizeof(float);
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(out + r * cols, row, bytes);
+}
+
 }  // namespace amortize::vae::kernels

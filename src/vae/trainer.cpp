@@ -4,6 +4,7 @@
 #include "amortize/infer/optim/adam.hpp"
 #include "amortize/model/handlers.hpp"
 #include "amortize/model/param_store.hpp"
+#include "amortize/vae/fused_ops.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <malloc.h>
@@ -145,6 +146,8 @@ void VaeTrainer::set_workers(int64_t workers) {
   options_.workers = workers;
   while (bounds_.size() < static_cast<size_t>(workers)) bounds_.emplace_back(options_.objective, options_.particles);
   grads_.resize(static_cast<size_t>(workers));
+  if (weight_grad_buffers_.size() < static_cast<size_t>(workers))
+    weight_grad_buffers_.resize(static_cast<size_t>(workers));
   while (batches_.size() < static_cast<size_t>(workers))
     batches_.push_back(at::empty({0, images_.size(1)}, images_.options()));
   if (!pool_ || pool_->size() != workers) pool_ = std::make_unique<WorkerPool>(workers);
@@ -169,10 +172,17 @@ void VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices,
     for (const auto& name : active.names()) {
       param_names_.push_back(name);
       params_.push_back(active.entry(name).unconstrained);
+      if (params_.back().dim() == 2) weights_.push_back(params_.back());
     }
+  }
+  auto& buffers = weight_grad_buffers_[static_cast<size_t>(part)];
+  if (buffers.empty() && !options_.fresh_weight_gradients) {
+    for (const auto& w : weights_) buffers.push_back(at::zeros_like(w, at::MemoryFormat::Contiguous));
   }
   if (weight != 1.0) loss = loss * weight;
   // Into this worker's own buffers: the workers' gradients are summed inside the optimiser's pass.
+  std::optional<WeightGradientScope> into_buffers;
+  if (!options_.fresh_weight_gradients) into_buffers.emplace(weights_, buffers);
   grads_[static_cast<size_t>(part)] =
       torch::autograd::grad({loss}, params_, /*grad_outputs=*/{}, /*retain_graph=*/false,
                             /*create_graph=*/false, /*allow_unused=*/true);
@@ -230,7 +240,9 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
           for (size_t i = 0; i < params_.size(); ++i) adam_->add_parameter(param_names_[i], params_[i]);
         }
         std::vector<std::vector<Tensor>> worker_grads(grads_.begin(), grads_.begin() + parts);
-        adam_->begin_partitioned_step(param_names_, worker_grads);
+        // Zeroed in the same pass: the weights' buffers must hold zeros for the next step.
+        adam_->begin_partitioned_step(param_names_, worker_grads, 1.0,
+                                      /*zero_gradients=*/!options_.fresh_weight_gradients);
       } catch (...) {
         failed = true;
         errors[0] = std::current_exception();
@@ -242,6 +254,11 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
     cpu[static_cast<size_t>(w)] = thread_cpu_seconds() - cpu_start;
   });
   for (double c : cpu) extra_cpu_seconds_ += std::max(0.0, c - cpu[0]);
+  if (failed) {  // no update zeroed the weights' gradient buffers: a later step starts from zeros
+    for (auto& buffers : weight_grad_buffers_) {
+      for (auto& b : buffers) b.zero_();
+    }
+  }
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }

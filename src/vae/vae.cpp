@@ -48,7 +48,7 @@ std::pair<Tensor, Tensor> EncoderImpl::forward(const Tensor& x) {
 
 std::pair<Tensor, Tensor> EncoderImpl::loc_and_log_scale(const Tensor& x) {
   auto h = vae::linear_softplus(x, hidden->weight, hidden->bias);
-  return {loc->forward(h), log_scale->forward(h)};
+  return {vae::linear(h, loc->weight, loc->bias), vae::linear(h, log_scale->weight, log_scale->bias)};
 }
 
 DecoderImpl::DecoderImpl(const VaeOptions& o) {
@@ -57,7 +57,7 @@ DecoderImpl::DecoderImpl(const VaeOptions& o) {
 }
 
 Tensor DecoderImpl::forward(const Tensor& z) {
-  return logits->forward(vae::linear_softplus(z, hidden->weight, hidden->bias));
+  return vae::linear(vae::linear_softplus(z, hidden->weight, hidden->bias), logits->weight, logits->bias);
 }
 
 Vae::Vae(VaeOptions options, at::Generator generator, c10::TensorOptions tensor_options)

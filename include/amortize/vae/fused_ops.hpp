@@ -6,6 +6,8 @@
 #pragma once
 #include "amortize/dist/tensor_args.hpp"
 
+#include <vector>
+
 namespace amortize::vae {
 
 // softplus(a) = log(1 + exp(a)) as one autograd node that keeps sigmoid(a), its derivative,
@@ -15,6 +17,30 @@ Tensor softplus(const Tensor& a);
 // softplus(x W^T + b), a hidden layer, as one autograd node around one matrix product: x of shape
 // (..., in), weight (out, in), bias (out,). Throws std::invalid_argument if the shapes do not fit.
 Tensor linear_softplus(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+// x W^T + b (at::linear) as one autograd node whose products call the BLAS directly (no LibTorch
+// operation per product), the same values bit for bit; x of shape (..., in). Throws
+// std::invalid_argument if the shapes do not fit.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+// While alive, this thread's backward passes of linear and linear_softplus add the gradient of
+// any weight listed here into its buffer (one product with BLAS beta = 1, with no separate pass
+// zeroing a fresh output) and return that buffer as the weight's gradient. The buffers must be
+// contiguous, of the weights' shapes and dtypes, and hold zeros when the backward runs: their
+// reader zeroes them after use (optim::Adam's partitioned step with zero_gradients). Scopes nest.
+class WeightGradientScope {
+ public:
+  WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers);
+  ~WeightGradientScope();
+  WeightGradientScope(const WeightGradientScope&) = delete;
+  WeightGradientScope& operator=(const WeightGradientScope&) = delete;
+  // The innermost live scope's buffer for `weight` on this thread, or null.
+  static const Tensor* buffer_for(const Tensor& weight);
+
+ private:
+  std::vector<Tensor> weights_, buffers_;
+  WeightGradientScope* outer_;
+};
 
 // Bernoulli log-density of x given logits, summed over the last dimension:
 //   sum_j x_j l_j - max(l_j, 0) - log1p(exp(-|l_j|)),

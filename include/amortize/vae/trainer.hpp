@@ -43,6 +43,10 @@ struct FitOptions {
   // one the particles' draws differ from a one-thread run (one generator per part, seeded from
   // `seed`), but runs with the same count repeat exactly.
   int64_t workers = 1;
+  // Fresh weight-gradient tensors every step instead of per-worker buffers that the products add
+  // into and the update zeroes (the default, which saves a zeroing pass per weight and worker):
+  // for inspecting worker_gradients() after a step. The numbers are the same either way.
+  bool fresh_weight_gradients = false;
 };
 
 struct EpochResult {
@@ -70,6 +74,8 @@ class VaeTrainer {
   void set_workers(int64_t workers);
   // The last step's gradients: one list per worker (empty, or undefined entries, for a worker
   // without a part in that step), aligned with parameter_names(); the step's gradient is their sum.
+  // Unless options().fresh_weight_gradients, the weight matrices' entries are the workers' reused
+  // buffers, which the update leaves zero.
   const std::vector<std::vector<Tensor>>& worker_gradients() const { return grads_; }
   const std::vector<std::string>& parameter_names() const { return param_names_; }
 
@@ -89,7 +95,11 @@ class VaeTrainer {
   at::Generator generator_;
   std::vector<LocalBound> bounds_;          // one per worker
   std::vector<std::vector<Tensor>> grads_;  // per worker, one per parameter (undefined: none)
-  std::vector<std::string> param_names_;    // the store's parameters, known after the first step
+  // Per worker, the weight matrices' gradient buffers (WeightGradientScope): the products add
+  // into them and Adam's pass zeroes them; made at the worker's first step.
+  std::vector<std::vector<Tensor>> weight_grad_buffers_;
+  std::vector<Tensor> weights_;           // the parameters with two dimensions
+  std::vector<std::string> param_names_;  // the store's parameters, known after the first step
   std::vector<Tensor> params_;
   std::unique_ptr<infer::optim::Adam> adam_;
   std::unique_ptr<WorkerPool> pool_;  // options_.workers workers

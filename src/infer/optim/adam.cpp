@@ -78,7 +78,8 @@ void Adam::update(Tensor& param, const Tensor& grad, std::vector<Tensor>& state,
 }
 
 void Adam::begin_partitioned_step(const std::vector<std::string>& names,
-                                  const std::vector<std::vector<Tensor>>& worker_grads, double lr_scale) {
+                                  const std::vector<std::vector<Tensor>>& worker_grads, double lr_scale,
+                                  bool zero_gradients) {
   partitions_.clear();
   partitioned_elements_ = 0;
   for (const auto& grads : worker_grads) {
@@ -98,6 +99,7 @@ void Adam::begin_partitioned_step(const std::vector<std::string>& names,
       throw std::invalid_argument(invalid_partition(names[i], "not a dense contiguous CPU float or double tensor"));
     }
     Partition part;
+    part.zero_gradients = zero_gradients;
     for (const auto& grads : worker_grads) {
       const Tensor& g = grads[i];
       if (!g.defined()) continue;
@@ -151,12 +153,14 @@ void Adam::update_partition(int64_t part, int64_t parts) const {
     if (p.param.scalar_type() == at::kFloat) {
       const AdamArrays<float> a{static_cast<float*>(p.param.data_ptr()), static_cast<float*>(p.exp_avg.data_ptr()),
                                 static_cast<float*>(p.exp_avg_sq.data_ptr()), p.float_grads.data(),
-                                static_cast<int64_t>(p.float_grads.size())};
+                                static_cast<int64_t>(p.float_grads.size()),
+                                p.zero_gradients ? p.float_grads.data() : nullptr};
       fused_adam(a, begin, end, p.coefficients);
     } else {
       const AdamArrays<double> a{static_cast<double*>(p.param.data_ptr()), static_cast<double*>(p.exp_avg.data_ptr()),
                                  static_cast<double*>(p.exp_avg_sq.data_ptr()), p.double_grads.data(),
-                                 static_cast<int64_t>(p.double_grads.size())};
+                                 static_cast<int64_t>(p.double_grads.size()),
+                                 p.zero_gradients ? p.double_grads.data() : nullptr};
       fused_adam(a, begin, end, p.coefficients);
     }
   }

@@ -18,7 +18,8 @@ namespace {
 
 // kGrads: 1 or 2 gradient arrays, or 0 for any number (summed element by element, not vectorised).
 // kLowWeight: lerp's branch for weight 1 - beta1 below 0.5 (ATen switches formulas there).
-template <typename T, int kGrads, bool kDecay, bool kLowWeight>
+// kZero: the gradients are set to zero once read.
+template <typename T, int kGrads, bool kDecay, bool kLowWeight, bool kZero>
 AMORTIZE_OPTIM_INLINE void adam_loop(const AdamArrays<T>& a, int64_t begin, int64_t end, const AdamCoefficients& c) {
   T* __restrict p = a.param;
   T* __restrict m = a.exp_avg;
@@ -33,6 +34,9 @@ AMORTIZE_OPTIM_INLINE void adam_loop(const AdamArrays<T>& a, int64_t begin, int6
     if constexpr (kGrads == 0) {
       for (int64_t k = 1; k < a.grad_count; ++k) g = g + a.grads[k][i];
     }
+    if constexpr (kZero) {
+      for (int64_t k = 0; k < (kGrads == 0 ? a.grad_count : kGrads); ++k) a.grads_to_zero[k][i] = T(0);
+    }
     if constexpr (kDecay) g = g + wd * p[i];
     const T mi = kLowWeight ? m[i] + w1 * (g - m[i]) : g - (g - m[i]) * (T(1) - w1);
     const T vi = v[i] * b2 + w2 * g * g;
@@ -42,26 +46,35 @@ AMORTIZE_OPTIM_INLINE void adam_loop(const AdamArrays<T>& a, int64_t begin, int6
   }
 }
 
-template <typename T, int kGrads>
+template <typename T, int kGrads, bool kZero>
 AMORTIZE_OPTIM_INLINE void adam_dispatch(const AdamArrays<T>& a, int64_t begin, int64_t end,
                                          const AdamCoefficients& c) {
   const bool decay = c.weight_decay != 0;
   const bool low = static_cast<T>(1.0 - c.beta1) < T(0.5);
   if (decay) {
-    low ? adam_loop<T, kGrads, true, true>(a, begin, end, c) : adam_loop<T, kGrads, true, false>(a, begin, end, c);
+    low ? adam_loop<T, kGrads, true, true, kZero>(a, begin, end, c)
+        : adam_loop<T, kGrads, true, false, kZero>(a, begin, end, c);
   } else {
-    low ? adam_loop<T, kGrads, false, true>(a, begin, end, c) : adam_loop<T, kGrads, false, false>(a, begin, end, c);
+    low ? adam_loop<T, kGrads, false, true, kZero>(a, begin, end, c)
+        : adam_loop<T, kGrads, false, false, kZero>(a, begin, end, c);
   }
+}
+
+template <typename T, int kGrads>
+AMORTIZE_OPTIM_INLINE void adam_zero_or_not(const AdamArrays<T>& a, int64_t begin, int64_t end,
+                                            const AdamCoefficients& c) {
+  a.grads_to_zero ? adam_dispatch<T, kGrads, true>(a, begin, end, c)
+                  : adam_dispatch<T, kGrads, false>(a, begin, end, c);
 }
 
 template <typename T>
 AMORTIZE_OPTIM_INLINE void adam_any(const AdamArrays<T>& a, int64_t begin, int64_t end, const AdamCoefficients& c) {
   if (a.grad_count == 1) {
-    adam_dispatch<T, 1>(a, begin, end, c);
+    adam_zero_or_not<T, 1>(a, begin, end, c);
   } else if (a.grad_count == 2) {
-    adam_dispatch<T, 2>(a, begin, end, c);
+    adam_zero_or_not<T, 2>(a, begin, end, c);
   } else {
-    adam_dispatch<T, 0>(a, begin, end, c);
+    adam_zero_or_not<T, 0>(a, begin, end, c);
   }
 }
 

@@ -124,6 +124,38 @@ TEST(FusedAdam, PartsClaimedByTwoThreadsMakeTheWholeStepOnce) {
   EXPECT_TRUE(at::equal(partitioned.state("w").at("exp_avg"), ordinary.state("w").at("exp_avg")));
 }
 
+TEST(FusedAdam, PartitionedStepThatZeroesTheGradientsUpdatesTheSameAndLeavesThemZero) {
+  // zero_gradients: the same update (float and double, one and two workers' gradients), and every
+  // element of every gradient read is left zero, whichever part updated it.
+  for (auto dtype : {at::kFloat, at::kDouble}) {
+    for (int64_t workers : {1, 2}) {
+      Tensor keep = at::linspace(-1, 1, 999, dtype).requires_grad_(true);
+      Tensor zero = keep.detach().clone().requires_grad_(true);
+      Adam a(0.05), b(0.05);
+      a.add_parameter("w", keep);
+      b.add_parameter("w", zero);
+      auto noise = gen(5);
+      for (int step = 0; step < 3; ++step) {
+        std::vector<std::vector<Tensor>> grads;
+        for (int64_t w = 0; w < workers; ++w) grads.push_back({at::randn({999}, noise, dtype)});
+        std::vector<std::vector<Tensor>> copies;
+        for (const auto& g : grads) copies.push_back({g[0].clone()});
+        a.begin_partitioned_step({"w"}, copies);
+        b.begin_partitioned_step({"w"}, grads, 1.0, /*zero_gradients=*/true);
+        for (int64_t part = 0; part < 5; ++part) {
+          a.update_partition(part, 5);
+          b.update_partition(part, 5);
+        }
+        for (int64_t w = 0; w < workers; ++w) {
+          EXPECT_EQ(grads[w][0].abs().max().item<double>(), 0.0);
+          EXPECT_GT(copies[w][0].abs().max().item<double>(), 0.0);
+        }
+      }
+      EXPECT_TRUE(at::equal(keep, zero)) << workers << " workers";
+    }
+  }
+}
+
 TEST(FusedAdam, PartitionedStepRefusesWhatItCannotUpdateAndLeavesTheStateAlone) {
   Tensor p = at::zeros({4, 3}, at::kFloat).requires_grad_(true);
   Tensor q = at::zeros({3, 4}, at::kFloat).t().requires_grad_(true);

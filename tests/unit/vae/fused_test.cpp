@@ -10,6 +10,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <iterator>
+#include <vector>
 
 using namespace amortize;
 using namespace amortize::vae;
@@ -168,4 +169,62 @@ TEST(FusedLinearSoftplus, MatchesSoftplusOfLinearInValueAndGradient) {
   auto gw_ref = torch::autograd::grad({at::softplus(at::linear(images, weight, bias)).sum()}, {weight})[0];
   EXPECT_TRUE(at::allclose(gw, gw_ref, 1e-5, 1e-5));
   EXPECT_THROW(linear_softplus(x, weight.t(), bias), std::invalid_argument);
+}
+
+TEST(FusedLinear, GivesAtenLinearsBitsInValueAndGradient) {
+  // The node calls the BLAS with at::linear's arguments, so values and gradients agree exactly:
+  // shapes of the VAE's loc and logits layers (a non-multiple of the kernels' block sizes), a
+  // (particles, batch, in) input, and the graph-free path.
+  for (const auto& shape : {std::vector<int64_t>{37, 400}, std::vector<int64_t>{3, 5, 29}}) {
+    const int64_t in = shape.back(), out = in == 400 ? 50 : 23;
+    auto x = at::randn(shape, gen(40), at::kFloat).requires_grad_(true);
+    auto weight = at::randn({out, in}, gen(41), at::kFloat).requires_grad_(true);
+    auto bias = at::randn({out}, gen(42), at::kFloat).requires_grad_(true);
+    auto y = vae::linear(x, weight, bias);
+    auto ref = at::linear(x, weight, bias);
+    ASSERT_EQ(y.sizes(), ref.sizes());
+    EXPECT_TRUE(at::equal(y, ref));
+    auto g_out = at::randn(ref.sizes(), gen(43), at::kFloat);
+    auto g = torch::autograd::grad({(y * g_out).sum()}, {x, weight, bias});
+    auto g_ref = torch::autograd::grad({(ref * g_out).sum()}, {x, weight, bias});
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(at::equal(g[i], g_ref[i])) << "input " << i << ", in " << in;
+    at::NoGradGuard no_grad;
+    EXPECT_TRUE(at::equal(vae::linear(x.detach(), weight.detach(), bias.detach()), ref.detach()));
+  }
+  // Without gradient for the input (the encoder's images), only the weights' products.
+  auto images = at::rand({9, 17}, gen(44), at::kFloat);
+  auto weight = at::randn({6, 17}, gen(45), at::kFloat).requires_grad_(true);
+  auto bias = at::randn({6}, gen(46), at::kFloat).requires_grad_(true);
+  auto gw = torch::autograd::grad({vae::linear(images, weight, bias).square().sum()}, {weight})[0];
+  auto gw_ref = torch::autograd::grad({at::linear(images, weight, bias).square().sum()}, {weight})[0];
+  EXPECT_TRUE(at::equal(gw, gw_ref));
+  // Other dtypes take at::linear; shapes that do not fit throw naming the shapes.
+  auto x64 = at::randn({4, 17}, gen(47), at::kDouble);
+  auto w64 = weight.detach().to(at::kDouble), b64 = bias.detach().to(at::kDouble);
+  EXPECT_TRUE(at::equal(vae::linear(x64, w64, b64), at::linear(x64, w64, b64)));
+  EXPECT_THROW(vae::linear(images, weight.t(), bias), std::invalid_argument);
+}
+
+TEST(WeightGradientScope, LinearNodesAddTheWeightGradientIntoTheBufferAndReturnIt) {
+  auto x = at::randn({7, 5}, gen(50), at::kFloat).requires_grad_(true);
+  auto w1 = at::randn({4, 5}, gen(51), at::kFloat).requires_grad_(true);
+  auto w2 = at::randn({3, 4}, gen(52), at::kFloat).requires_grad_(true);
+  auto b1 = at::randn({4}, gen(53), at::kFloat).requires_grad_(true);
+  auto b2 = at::randn({3}, gen(54), at::kFloat).requires_grad_(true);
+  auto loss = [&] { return vae::linear(linear_softplus(x, w1, b1), w2, b2).square().sum(); };
+  const auto fresh = torch::autograd::grad({loss()}, {w1, w2});
+  // Buffers holding a partial sum: the gradients are added to it, in the buffers themselves.
+  Tensor buf1 = at::full({4, 5}, 0.25f), buf2 = at::full({3, 4}, -0.5f);
+  std::vector<Tensor> into;
+  {
+    WeightGradientScope scope({w1, w2}, {buf1, buf2});
+    into = torch::autograd::grad({loss()}, {w1, w2});
+  }
+  EXPECT_EQ(into[0].data_ptr(), buf1.data_ptr());
+  EXPECT_EQ(into[1].data_ptr(), buf2.data_ptr());
+  EXPECT_TRUE(at::allclose(buf1, fresh[0] + 0.25, 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(buf2, fresh[1] - 0.5, 1e-5, 1e-5));
+  // Out of the scope, fresh tensors again; a buffer of another shape is refused.
+  EXPECT_NE(torch::autograd::grad({loss()}, {w1})[0].data_ptr(), buf1.data_ptr());
+  EXPECT_THROW(WeightGradientScope({w1}, {buf2}), std::invalid_argument);
 }

@@ -32,9 +32,11 @@ class Adam : public Optimizer {
   // (the same numbers for any number of parts). Parameters must be dense contiguous CPU float
   // or double tensors and the gradients contiguous of the same size and dtype; anything else
   // throws std::invalid_argument naming the parameter. The gradients must stay alive until
-  // the partitions are done.
+  // the partitions are done. With `zero_gradients` the update leaves every gradient zero
+  // (buffers that the workers' next products add into, with no separate zeroing pass).
   void begin_partitioned_step(const std::vector<std::string>& names,
-                              const std::vector<std::vector<Tensor>>& worker_grads, double lr_scale = 1.0);
+                              const std::vector<std::vector<Tensor>>& worker_grads, double lr_scale = 1.0,
+                              bool zero_gradients = false);
   void update_partition(int64_t part, int64_t parts) const;
   // update_partition for parts claimed from `next` (shared by the calling threads, from 0) until
   // all `parts` are taken: a thread that arrives early, or is not descheduled, takes more of them.
@@ -48,8 +50,9 @@ class Adam : public Optimizer {
   // One parameter of the partitioned step in progress.
   struct Partition {
     Tensor param, exp_avg, exp_avg_sq;
-    std::vector<const float*> float_grads;  // the workers' gradients of a float parameter
-    std::vector<const double*> double_grads;
+    std::vector<float*> float_grads;  // the workers' gradients of a float parameter
+    std::vector<double*> double_grads;
+    bool zero_gradients = false;
     int64_t offset = 0;  // of its first element in the concatenation of all parameters
     AdamCoefficients coefficients;
   };

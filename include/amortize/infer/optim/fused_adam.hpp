@@ -18,7 +18,8 @@ struct AdamCoefficients {
 };
 
 // One parameter's arrays; the gradient is grads[0] + grads[1] + ... (summed in that order,
-// grad_count >= 1). Nothing may alias.
+// grad_count >= 1). Nothing may alias. With `grads_to_zero` (the same arrays as `grads`, writable)
+// the pass leaves the gradients zero: buffers that the next step's products add into.
 template <typename T>
 struct AdamArrays {
   T* param;
@@ -26,6 +27,7 @@ struct AdamArrays {
   T* exp_avg_sq;
   const T* const* grads;
   int64_t grad_count;
+  T* const* grads_to_zero = nullptr;
 };
 
 // Updates elements [begin, end) of the arrays in place.
