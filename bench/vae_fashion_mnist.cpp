@@ -216,15 +216,19 @@ int main(int argc, char** argv) {
   const vae::VaeOptions options;
   const int64_t batch = 256, n = 60000;
   auto data = vae::load_fashion_mnist(dir);
-  if (profile_steps > 0) {
-    model::ParamStore store;
-    model::ParamStoreScope scope(store);
-    vae::Vae net(options, at::make_generator<at::CPUGeneratorImpl>(seed));
+  auto fit_options = [&] {
     vae::FitOptions fit;
     fit.objective = objective == "iwae" ? vae::BoundKind::ImportanceWeighted : vae::BoundKind::Elbo;
     fit.particles = particles;
     fit.seed = seed;
     fit.flush_denormal = flush_denormal;
+    return fit;
+  };
+  if (profile_steps > 0) {
+    model::ParamStore store;
+    model::ParamStoreScope scope(store);
+    vae::Vae net(options, at::make_generator<at::CPUGeneratorImpl>(seed));
+    vae::FitOptions fit = fit_options();
     fit.workers = data_parallel ? thread_list.front() : 1;
     vae::set_threads(data_parallel ? 1 : thread_list.front());
     vae::VaeTrainer trainer(net, data.train.slice(0, 0, std::min(n, profile_steps * batch)), fit);
@@ -292,11 +296,7 @@ int main(int argc, char** argv) {
   model::ParamStore store;
   model::ParamStoreScope scope(store);
   vae::Vae net(options, at::make_generator<at::CPUGeneratorImpl>(seed));
-  vae::FitOptions fit;
-  fit.objective = objective == "iwae" ? vae::BoundKind::ImportanceWeighted : vae::BoundKind::Elbo;
-  fit.particles = particles;
-  fit.seed = seed;
-  fit.flush_denormal = flush_denormal;
+  vae::FitOptions fit = fit_options();
   int current_threads = thread_list.front();
   // T threads: T data-parallel workers with single-threaded BLAS each (--parallel data), or one
   // worker with T OpenBLAS threads (--parallel blas); LibTorch's OpenMP pool is 1 either way.
