@@ -1,6 +1,7 @@
 // Benchmark, experiment 4. (a) Scaling in the series' length: seconds and peak memory per
 // ARCTA training step (experiment 1's model and settings, one thread) on synthetic 2-d series
-// of 10^3 ... 10^7 points (a noisy limit cycle at spacing 0.1). Each length runs in its own
+// of 10^3 ... 10^7 points (a noisy limit cycle at spacing 0.1); seconds per step are the median
+// of 10 blocks of 100 steps (the mean beside it). Each length runs in its own
 // process (this program re-runs itself with --length N), so peak memory is per length; the
 // data's own storage is reported beside it. The peak is reset (/proc/self/clear_refs) after
 // the series is built and the first steps ran, so peak_rss_mb is that of the training steps.
@@ -12,6 +13,7 @@
 // the explicit solver's steps, and so its NFE, grow with k, ARCTA's do not. Float64 (in float32
 // dopri5's error estimate breaks down on the fast mode at k >= 1000). Prints one JSON object.
 // Usage: sde_scaling [max_exponent=7 (below 3: no length runs)] [max_stiffness_exponent=4 (-1: none)]
+//                    [OUT_DIR: also writes OUT_DIR/sde_scaling.json and sde_scaling.png]
 #include "amortize/infer/optim/adam.hpp"
 #include "amortize/sde/baselines.hpp"
 #include "amortize/sde/experiment.hpp"
@@ -19,12 +21,16 @@
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <numeric>
 #include <string>
+#include <vector>
 
 using namespace amortize;
 using Clock = std::chrono::steady_clock;
@@ -62,12 +68,20 @@ nlohmann::json one_length(int64_t n) {
   // Reset the peak (VmHWM) to the current resident size, so that the peak below is that of
   // the training steps alone, not of building the synthetic series.
   { std::ofstream("/proc/self/clear_refs") << "5"; }
-  const int steps = 300;
-  const auto start = Clock::now();
-  for (int k = 0; k < steps; ++k) step(i++);
-  const double sec = std::chrono::duration<double>(Clock::now() - start).count() / steps;
+  // Blocks of steps, and the median block: a shared host's hiccups hit single blocks.
+  const int blocks = 10, block_steps = 100;
+  std::vector<double> block_seconds;
+  for (int b = 0; b < blocks; ++b) {
+    const auto start = Clock::now();
+    for (int k = 0; k < block_steps; ++k) step(i++);
+    block_seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count() / block_steps);
+  }
+  const double mean = std::accumulate(block_seconds.begin(), block_seconds.end(), 0.0) / blocks;
+  std::nth_element(block_seconds.begin(), block_seconds.begin() + blocks / 2, block_seconds.end());
+  const double sec = block_seconds[blocks / 2];
   const double peak = io::peak_rss_mb();
-  return {{"length", n},           {"seconds_per_step", sec},    {"peak_rss_mb", peak}, {"setup_peak_rss_mb", setup_peak},
+  return {{"length", n},           {"seconds_per_step", sec},    {"seconds_per_step_mean", mean},
+          {"peak_rss_mb", peak},   {"setup_peak_rss_mb", setup_peak},
           {"data_mb", data_mb},    {"peak_rss_minus_data_mb", peak - data_mb},
           {"startup_rss_mb", rss0}, {"chunks", exp.data().chunks(s.chunk_size).size()}};
 }
@@ -167,6 +181,48 @@ nlohmann::json one_stiffness(double k) {
           {"adjoint_nfe_per_step", adjoint_nfe}};
 }
 
+// Left: seconds and peak memory (less the data) per step against the series' length; right:
+// seconds per step against the stiffness ratio, ARCTA and the adjoint.
+void plot(const std::filesystem::path& dir, const nlohmann::json& out) {
+  const auto lengths = dir / ".sde_scaling_lengths.dat.tmp", stiffness = dir / ".sde_scaling_stiffness.dat.tmp";
+  const auto script = dir / ".sde_scaling.gp.tmp";
+  {
+    std::ofstream o(lengths);
+    o.precision(10);
+    for (const auto& r : out["runs"])
+      o << r["length"].get<int64_t>() << ' ' << 1000 * r["seconds_per_step"].get<double>() << ' '
+        << r["peak_rss_minus_data_mb"].get<double>() << '\n';
+  }
+  {
+    std::ofstream o(stiffness);
+    o.precision(10);
+    for (const auto& r : out["stiffness"])
+      o << r["stiffness_ratio"].get<double>() << ' ' << 1000 * r["arcta_seconds_per_step"].get<double>() << ' '
+        << 1000 * r["adjoint_seconds_per_step"].get<double>() << '\n';
+  }
+  {
+    std::ofstream o(script);
+    o << "set terminal pngcairo size 1200,500 noenhanced font 'DejaVu Sans,11'\nset output '"
+      << (dir / "sde_scaling.png").string() << "'\nset multiplot layout 1,2\nset grid\nset logscale x\n"
+      << "set title 'ARCTA: cost of a training step against the series length'\nset xlabel 'points in the series'\n"
+      << "set ylabel 'ms per step'\nset y2label 'peak RSS less the data (MB)'\nset ytics nomirror\nset y2tics\n"
+      << "set yrange [0:*]\nset y2range [0:*]\nset key bottom right\n"
+      << "plot '" << lengths.string() << "' using 1:2 with linespoints pt 7 lw 2 title 'ms per step', '"
+      << lengths.string() << "' using 1:3 axes x1y2 with linespoints pt 5 lw 2 title 'memory (right axis)'\n"
+      << "unset y2tics\nunset y2label\nset ytics mirror\nset logscale xy\nset yrange [*:*]\n"
+      << "set title 'Stiff linear system: ms per training step'\nset xlabel 'stiffness ratio k'\n"
+      << "set ylabel 'ms per step'\nset key top left\n"
+      << "plot '" << stiffness.string() << "' using 1:2 with linespoints pt 7 lw 2 title 'ARCTA (10 NFE a step)', '"
+      << stiffness.string() << "' using 1:3 with linespoints pt 5 lw 2 title 'neural ODE, adjoint (dopri5 1e-4)'\n"
+      << "unset multiplot\n";
+  }
+  const std::string cmd = "gnuplot '" + script.string() + "' >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) std::cerr << "sde_scaling: gnuplot failed; no PNG\n";
+  std::filesystem::remove(lengths);
+  std::filesystem::remove(stiffness);
+  std::filesystem::remove(script);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -214,4 +270,10 @@ int main(int argc, char** argv) {
     out["stiffness_adjoint_seconds_ratio_last_to_first"] = ratio(stiff, "adjoint_seconds_per_step");
   }
   std::cout << out.dump() << std::endl;
+  if (argc > 3) {
+    const std::filesystem::path dir(argv[3]);
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "sde_scaling.json") << out.dump(2) << "\n";
+    plot(dir, out);
+  }
 }
