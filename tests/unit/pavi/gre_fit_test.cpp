@@ -99,7 +99,10 @@ TEST(GammaLaplace, PaviFitCoversTheTrueGlobalValue) {
   o.batch = 50;
   o.steps = 1500;
   o.draws = 4000;
-  expect_fit_covers_true_a(o);
+  const auto r = expect_fit_covers_true_a(o);
+  // A PAVI fit also reports its final guide's ELBO over the whole population.
+  ASSERT_TRUE(r.trace.final_guide.has_value());
+  EXPECT_TRUE(std::isfinite(r.trace.final_guide->elbo));
 }
 
 TEST(GammaLaplace, MeanFieldFitCoversTheTrueGlobalValue) {
@@ -113,6 +116,7 @@ TEST(GammaLaplace, MeanFieldFitCoversTheTrueGlobalValue) {
   o.learning_rate = 0.05;
   const auto r = expect_fit_covers_true_a(o);
   EXPECT_EQ(r.n_parameters, 2 * (2 + 200 * 2));
+  EXPECT_FALSE(r.trace.final_guide.has_value());
 }
 
 TEST(Training, AveragingCoversWholeEpochsWhenOneFits) {
