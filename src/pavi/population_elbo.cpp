@@ -31,6 +31,14 @@ PopulationElbo population_elbo(const infer::Program& model, PaviGuide& guide, in
   for (const auto& p : guide.plates()) {
     if (p.outer.empty() && (!outer || p.size > outer->size)) outer = &p;
   }
+  // The guide's training state comes back however this ends.
+  struct Restore {
+    PaviGuide& guide;
+    ~Restore() {
+      guide.clear_fixed_indices();
+      guide.set_antithetic_draws(true);
+    }
+  } restore{guide};
   // Every other plate whole: an inner plate's indices are its own, within each outer element.
   for (const auto& p : guide.plates()) {
     if (&p != outer) guide.fix_indices(p.name, at::arange(p.size, long_options));
@@ -41,7 +49,7 @@ PopulationElbo population_elbo(const infer::Program& model, PaviGuide& guide, in
   Tensor totals = at::zeros({particles}, at::TensorOptions().dtype(at::kDouble));
   PopulationElbo out;
   guide.set_antithetic_draws(false);
-  try {
+  {
     at::NoGradGuard no_grad;
     model::BlockHandler block;  // private: outer traces must not see these runs
     model::SeedHandler seeder(gen);
@@ -53,13 +61,7 @@ PopulationElbo population_elbo(const infer::Program& model, PaviGuide& guide, in
       totals += e * (static_cast<double>(n) / static_cast<double>(size));
       ++out.chunks;
     }
-  } catch (...) {
-    guide.clear_fixed_indices();
-    guide.set_antithetic_draws(true);
-    throw;
   }
-  guide.clear_fixed_indices();
-  guide.set_antithetic_draws(true);
   out.particles = particles;
   out.elbo = totals.mean().item<double>();
   out.standard_error = totals.std().item<double>() / std::sqrt(static_cast<double>(particles));
