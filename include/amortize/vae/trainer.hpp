@@ -44,7 +44,8 @@ struct FitOptions {
   // `seed`), but runs with the same count repeat exactly.
   int64_t workers = 1;
   // Fresh weight-gradient tensors every step instead of per-worker buffers that the products add
-  // into and the update zeroes (the default, which saves a zeroing pass per weight and worker):
+  // into and that are zeroed once a step (by Adam's pass for one worker, else by their worker
+  // before its products; the default, which saves OpenBLAS's zeroing pass of beta = 0 products):
   // for inspecting worker_gradients() after a step. The numbers are the same either way.
   bool fresh_weight_gradients = false;
 };
@@ -75,7 +76,7 @@ class VaeTrainer {
   // The last step's gradients: one list per worker (empty, or undefined entries, for a worker
   // without a part in that step), aligned with parameter_names(); the step's gradient is their sum.
   // Unless options().fresh_weight_gradients, the weight matrices' entries are the workers' reused
-  // buffers, which the update leaves zero.
+  // buffers, which the update leaves zero with one worker.
   const std::vector<std::vector<Tensor>>& worker_gradients() const { return grads_; }
   const std::vector<std::string>& parameter_names() const { return param_names_; }
 
@@ -96,7 +97,7 @@ class VaeTrainer {
   std::vector<LocalBound> bounds_;          // one per worker
   std::vector<std::vector<Tensor>> grads_;  // per worker, one per parameter (undefined: none)
   // Per worker, the weight matrices' gradient buffers (WeightGradientScope): the products add
-  // into them and Adam's pass zeroes them; made at the worker's first step.
+  // into them, and they are zeroed once a step (see FitOptions); made at the worker's first step.
   std::vector<std::vector<Tensor>> weight_grad_buffers_;
   std::vector<Tensor> weights_;           // the parameters with two dimensions
   std::vector<std::string> param_names_;  // the store's parameters, known after the first step

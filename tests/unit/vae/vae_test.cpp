@@ -245,13 +245,17 @@ TEST(VaeTrainer, TwoWorkersGradientsAddUpToTheOneWorkerGradient) {
 }
 
 TEST(VaeTrainer, ReusedWeightGradientBuffersTrainToTheSameBitsAsFreshGradients) {
-  // The weights' gradients go into per-worker buffers that the products add into and Adam's pass
-  // zeroes: six steps (each buffer reused five times) must end on the same floats as fresh
-  // gradient tensors, for one and two workers, and the buffers must be left zero.
+  // The weights' gradients go into per-worker buffers that the products add into and that are
+  // zeroed once a step (by Adam's pass for one worker, by each worker before its products for
+  // two): six steps (each buffer reused five times) must end on the same floats as fresh
+  // gradient tensors. One worker's buffers are left zero; two workers' hold the last step's
+  // gradients, the same bits as the fresh tensors.
   Prototypes data;
   auto train = data.images(64, 8);
   for (int64_t workers : {1, 2}) {
     std::vector<std::vector<Tensor>> finals;
+    std::vector<std::vector<std::vector<Tensor>>> last_gradients;
+    std::vector<std::string> names;
     for (bool fresh : {true, false}) {
       model::ParamStore store;
       model::ParamStoreScope scope(store);
@@ -265,16 +269,31 @@ TEST(VaeTrainer, ReusedWeightGradientBuffersTrainToTheSameBitsAsFreshGradients) 
         params.push_back(store.entry(name).unconstrained.detach().clone());
       }
       finals.push_back(params);
+      names = trainer.parameter_names();
+      last_gradients.push_back({});
       for (const auto& part : trainer.worker_gradients()) {
-        for (size_t i = 0; i < part.size(); ++i) {
-          if (part[i].dim() != 2) continue;
-          EXPECT_EQ(part[i].abs().max().item<double>() == 0.0, !fresh) << trainer.parameter_names()[i];
-        }
+        last_gradients.back().push_back({});
+        for (const auto& g : part) last_gradients.back().back().push_back(g.defined() ? g.clone() : g);
       }
     }
     ASSERT_EQ(finals[0].size(), finals[1].size());
     for (size_t i = 0; i < finals[0].size(); ++i) {
       EXPECT_TRUE(at::equal(finals[0][i], finals[1][i])) << "parameter " << i << ", " << workers << " workers";
+    }
+    const auto& fresh = last_gradients[0];
+    const auto& reused = last_gradients[1];
+    ASSERT_EQ(fresh.size(), reused.size());
+    for (size_t w = 0; w < fresh.size(); ++w) {
+      ASSERT_EQ(fresh[w].size(), reused[w].size());
+      for (size_t i = 0; i < fresh[w].size(); ++i) {
+        if (!fresh[w][i].defined() || fresh[w][i].dim() != 2) continue;
+        EXPECT_GT(fresh[w][i].abs().max().item<double>(), 0.0) << names[i];
+        if (workers == 1) {
+          EXPECT_EQ(reused[w][i].abs().max().item<double>(), 0.0) << names[i];
+        } else {
+          EXPECT_TRUE(at::equal(fresh[w][i], reused[w][i])) << names[i] << ", worker " << w;
+        }
+      }
     }
   }
 }
