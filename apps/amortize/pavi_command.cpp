@@ -98,8 +98,8 @@ int run_pavi_fit(PaviFitArgs a) {
   };
   auto add_run = [&](const pavi::TrainingTrace& t, double moments_seconds, double peak_rss_mb, int64_t n_parameters,
                      int64_t latent_dims) {
-    // The final guide's ELBO over the whole population where there is one (PAVI), else the
-    // training estimates' (mean-field: its parameters are not averaged).
+    // The final guide's ELBO over the whole population (PAVI and mean-field); the training
+    // estimates' tail only where it was not computed.
     metrics["elbo_training_tail"] = t.final_elbo;
     metrics["elbo"] = t.final_guide ? t.final_guide->elbo : t.final_elbo;
     metrics["elbo_source"] = t.final_guide ? "final guide, whole population" : "training steps, last 10 %";

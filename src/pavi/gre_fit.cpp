@@ -82,8 +82,9 @@ GreFitResult fit_gre(const GreData& data, const GreFitOptions& o) {
     r.fitted.mu_g_sd = g_scale.detach().narrow(0, 0, evaluated).to(at::kDouble);
   }
   r.moments_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_moments).count();
-  if (pavi && o.elbo_particles > 0) {
-    r.final_guide = population_elbo(model, *pavi, o.elbo_particles, o.chunk, o.seed + 3);
+  if (o.elbo_particles > 0) {
+    r.final_guide = pavi ? population_elbo(model, *pavi, o.elbo_particles, o.chunk, o.seed + 3)
+                         : population_elbo(model, *mean_field, o.elbo_particles, o.chunk, o.seed + 3);
   }
   const GrePosterior exact = gre_exact_posterior(data.x, {}, evaluated);
   r.mu_mean_error_sd = ((r.fitted.mu_mean - exact.mu_mean) / exact.mu_sd).abs().max().item<double>();

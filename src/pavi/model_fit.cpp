@@ -59,8 +59,9 @@ ModelFitResult fit_model(const Hierarchy& h, const GreFitOptions& o) {
     }
   }
   r.moments_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (pavi && o.elbo_particles > 0) {
-    r.final_guide = population_elbo(h.model, *pavi, o.elbo_particles, o.chunk, o.seed + 3);
+  if (o.elbo_particles > 0) {
+    r.final_guide = pavi ? population_elbo(h.model, *pavi, o.elbo_particles, o.chunk, o.seed + 3)
+                         : population_elbo(h.model, *mean_field, o.elbo_particles, o.chunk, o.seed + 3);
   }
   r.peak_rss_mb = io::peak_rss_mb();
   return r;

@@ -22,10 +22,38 @@ class PerParticleElbo : public infer::TraceElbo {
 
 }  // namespace
 
+PopulationElbo chunked_population_elbo(const infer::Program& model, const infer::Program& guide, int64_t size,
+                                       const std::function<void(int64_t first, int64_t n)>& select,
+                                       int64_t particles, int64_t chunk, uint64_t seed) {
+  if (particles < 2 || chunk < 1) throw std::invalid_argument("population_elbo: need particles >= 2 and chunk >= 1");
+  const auto start = std::chrono::steady_clock::now();
+  PerParticleElbo elbo(infer::ElboOptions{particles});
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  Tensor totals = at::zeros({particles}, at::TensorOptions().dtype(at::kDouble));
+  PopulationElbo out;
+  {
+    at::NoGradGuard no_grad;
+    model::BlockHandler block;  // private: outer traces must not see these runs
+    model::SeedHandler seeder(gen);
+    for (int64_t first = 0; first < size; first += chunk) {
+      const int64_t n = std::min(chunk, size - first);
+      select(first, n);
+      // The plate scales this chunk's local terms by size / n: its share n / size undoes that.
+      Tensor e = elbo.per_particle(model, guide).to(at::kDouble);
+      totals += e * (static_cast<double>(n) / static_cast<double>(size));
+      ++out.chunks;
+    }
+  }
+  out.particles = particles;
+  out.elbo = totals.mean().item<double>();
+  out.standard_error = totals.std().item<double>() / std::sqrt(static_cast<double>(particles));
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
 PopulationElbo population_elbo(const infer::Program& model, PaviGuide& guide, int64_t particles, int64_t chunk,
                                uint64_t seed) {
   if (particles < 2 || chunk < 1) throw std::invalid_argument("population_elbo: need particles >= 2 and chunk >= 1");
-  const auto start = std::chrono::steady_clock::now();
   const auto long_options = at::TensorOptions().dtype(at::kLong);
   const TemplatePlate* outer = nullptr;
   for (const auto& p : guide.plates()) {
@@ -43,30 +71,35 @@ PopulationElbo population_elbo(const infer::Program& model, PaviGuide& guide, in
   for (const auto& p : guide.plates()) {
     if (&p != outer) guide.fix_indices(p.name, at::arange(p.size, long_options));
   }
-  const int64_t size = outer ? outer->size : 1;
-  PerParticleElbo elbo(infer::ElboOptions{particles});
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  Tensor totals = at::zeros({particles}, at::TensorOptions().dtype(at::kDouble));
-  PopulationElbo out;
   guide.set_antithetic_draws(false);
-  {
-    at::NoGradGuard no_grad;
-    model::BlockHandler block;  // private: outer traces must not see these runs
-    model::SeedHandler seeder(gen);
-    for (int64_t first = 0; first < size; first += chunk) {
-      const int64_t n = std::min(chunk, size - first);
-      if (outer) guide.fix_indices(outer->name, at::arange(first, first + n, long_options));
-      // The plate scales this chunk's local terms by size / n: its share n / size undoes that.
-      Tensor e = elbo.per_particle(model, guide.program()).to(at::kDouble);
-      totals += e * (static_cast<double>(n) / static_cast<double>(size));
-      ++out.chunks;
-    }
+  auto select = [&](int64_t first, int64_t n) {
+    if (outer) guide.fix_indices(outer->name, at::arange(first, first + n, long_options));
+  };
+  return chunked_population_elbo(model, guide.program(), outer ? outer->size : 1, select, particles, chunk, seed);
+}
+
+PopulationElbo population_elbo(const infer::Program& model, infer::AutoGuide& guide, int64_t particles,
+                               int64_t chunk, uint64_t seed) {
+  if (particles < 2 || chunk < 1) throw std::invalid_argument("population_elbo: need particles >= 2 and chunk >= 1");
+  const auto long_options = at::TensorOptions().dtype(at::kLong);
+  const auto& frames = guide.plate_frames();
+  const model::PlateFrame* chunked = nullptr;
+  for (const auto& f : frames) {
+    if (!chunked || f.size > chunked->size) chunked = &f;
   }
-  out.particles = particles;
-  out.elbo = totals.mean().item<double>();
-  out.standard_error = totals.std().item<double>() / std::sqrt(static_cast<double>(particles));
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return out;
+  struct Restore {
+    infer::AutoGuide& guide;
+    ~Restore() { guide.clear_fixed_indices(); }
+  } restore{guide};
+  // Any one plate may be the chunked one: terms outside it get total weight 1 over the chunks.
+  for (const auto& f : frames) {
+    if (&f != chunked) guide.fix_indices(f.name, at::arange(f.size, long_options));
+  }
+  auto select = [&](int64_t first, int64_t n) {
+    if (chunked) guide.fix_indices(chunked->name, at::arange(first, first + n, long_options));
+  };
+  return chunked_population_elbo(model, guide.program(), chunked ? chunked->size : 1, select, particles, chunk,
+                                 seed);
 }
 
 }  // namespace amortize::pavi

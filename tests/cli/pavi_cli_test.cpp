@@ -112,6 +112,9 @@ TEST_F(PaviCliTest, NonConjugateModelRunsAndReportsItsGlobalSite) {
     EXPECT_EQ(metrics["latent_dims"].get<int64_t>(), 2 + 20 * 2);
     EXPECT_EQ(metrics["true_a"].size(), 2u);
     EXPECT_EQ(contents(out / "summary.csv").rfind("parameter,mean,sd\na[1],", 0), 0u);
+    // Both methods report their final guide's ELBO over all 20 groups.
+    EXPECT_EQ(metrics["elbo_source"].get<std::string>(), "final guide, whole population");
+    EXPECT_TRUE(std::isfinite(metrics["elbo"].get<double>()));
   }
 }
 

@@ -4,7 +4,10 @@
 // chunks (nested plates whole), and each chunk's estimate is weighted by its share of the
 // plate: the sum is the full-data ELBO of the final guide, random only through the guide's draws.
 #pragma once
+#include "amortize/infer/guides/auto_guide.hpp"
 #include "amortize/pavi/pavi_guide.hpp"
+
+#include <functional>
 
 namespace amortize::pavi {
 
@@ -21,5 +24,14 @@ struct PopulationElbo {
 // elements of the outermost plate per run. Leaves the guide's batch sequence where it was.
 PopulationElbo population_elbo(const infer::Program& model, PaviGuide& guide, int64_t particles, int64_t chunk,
                                uint64_t seed);
+// The same for an automatic guide (the mean-field baseline): the largest plate in chunks, every
+// other plate whole; the guide draws random batches again afterwards.
+PopulationElbo population_elbo(const infer::Program& model, infer::AutoGuide& guide, int64_t particles,
+                               int64_t chunk, uint64_t seed);
+// The estimator under both: `select(first, n)` makes the guide's next runs take elements
+// [first, first + n) of the chunked plate (of `size` elements) and every other plate whole.
+PopulationElbo chunked_population_elbo(const infer::Program& model, const infer::Program& guide, int64_t size,
+                                       const std::function<void(int64_t first, int64_t n)>& select,
+                                       int64_t particles, int64_t chunk, uint64_t seed);
 
 }  // namespace amortize::pavi

@@ -108,7 +108,10 @@ void AutoGuide::operator()() {
   setup();
   plate_indices_.clear();
   for (const auto& frame : plate_frames_) {
-    model::Plate p(frame.name, frame.size, {frame.subsample_size, {}, frame.dim, true});
+    auto fixed = fixed_indices_.find(frame.name);
+    model::Plate p = fixed == fixed_indices_.end()
+                         ? model::Plate(frame.name, frame.size, {frame.subsample_size, {}, frame.dim, true})
+                         : model::Plate(frame.name, frame.size, {std::nullopt, fixed->second, frame.dim, true});
     plate_indices_[frame.name] = p.indices();
   }
   sample_latents();
@@ -128,6 +131,27 @@ void AutoGuide::set_subsample_size(const std::string& plate, int64_t size) {
   throw model::ModelError(prefix_ + ": no plate named '" + plate + "' holds a latent site of this guide");
 }
 
+void AutoGuide::fix_indices(const std::string& plate, const Tensor& indices) {
+  setup();
+  auto frame = std::find_if(plate_frames_.begin(), plate_frames_.end(), [&](const auto& f) { return f.name == plate; });
+  if (frame == plate_frames_.end()) {
+    throw model::ModelError(prefix_ + ": no plate named '" + plate + "' holds a latent site of this guide");
+  }
+  if (!indices.defined() || indices.dim() != 1 || indices.numel() < 1 || indices.scalar_type() != at::kLong) {
+    throw model::ModelError(prefix_ + ": fixed indices of plate '" + plate + "' must be a non-empty 1-D long tensor");
+  }
+  if (indices.min().item<int64_t>() < 0 || indices.max().item<int64_t>() >= frame->size) {
+    throw model::ModelError(prefix_ + ": fixed indices of plate '" + plate + "' must lie in 0.." +
+                            std::to_string(frame->size - 1));
+  }
+  fixed_indices_[plate] = indices;
+}
+
+const std::vector<model::PlateFrame>& AutoGuide::plate_frames() {
+  setup();
+  return plate_frames_;
+}
+
 Program AutoGuide::program() {
   return [this] { (*this)(); };
 }
@@ -145,7 +169,7 @@ Tensor AutoGuide::subsample(const Tensor& full, const LatentSite& site, int64_t 
   Tensor out = full;
   const int64_t batch_dims = full.dim() - event_dims;
   for (const auto& f : site.plates) {
-    if (f.subsample_size == f.size) continue;
+    if (f.subsample_size == f.size && !fixed_indices_.count(f.name)) continue;
     const int64_t pos = batch_dims + f.dim;
     if (pos >= 0 && out.size(pos) == f.size) out = out.index_select(pos, plate_indices_.at(f.name).to(full.device()));
   }

@@ -148,10 +148,66 @@ TEST(PaviGuide, SubsampledAndPopulationElbosMatchTheFullBatchElbo) {
     EXPECT_LT(std::abs(batched - full), 4 * se) << "batched " << batched << " full " << full << " se " << se;
     // The test has power: the batch estimate's noise is far below the size of the ELBO.
     EXPECT_LT(se, 0.05 * std::abs(full));
-    const double se_pop = std::sqrt(pop.standard_error * pop.standard_error + se_f * se_f);
-    EXPECT_LT(std::abs(pop.elbo - full), 4 * se_pop) << "population " << pop.elbo << " full " << full << " se " << se_pop;
-    EXPECT_LT(se_pop, 0.05 * std::abs(full));
+    EXPECT_TRUE(pavi_tests::population_matches_full(pop, full, se_f));
   }
+}
+
+// The mean-field baseline's population ELBO (the groups plate in chunks of 5, 5 and 2) matches
+// the full-batch estimator's mean, and the guide draws random batches of its size again after.
+TEST(PopulationElbo, OfAnAutoNormalGuideMatchesTheFullBatchElbo) {
+  auto data = small_data(12, 4, 3);
+  model::ParamStore store;
+  model::ParamStoreScope scope(store);
+  int64_t model_batch = 3;
+  infer::Program model = [&] { GreModel{data.x, model_batch}(); };
+  model::SeedHandler seed(4);  // the guide's random batches and draws
+  infer::AutoNormal guide(model);
+  guide.set_subsample_size("groups", 3);
+  infer::Svi svi(model, guide.program(), std::make_shared<infer::TraceElbo>(), {0.02, 5});
+  for (int i = 0; i < 30; ++i) svi.step();
+  const PopulationElbo pop = population_elbo(model, guide, 400, 5, 21);
+  EXPECT_EQ(pop.chunks, 3);
+  EXPECT_THROW(population_elbo(model, guide, 1, 5, 21), std::invalid_argument);
+  {
+    model::TraceHandler tracer;
+    guide();
+    EXPECT_EQ(tracer.trace().at("groups").value.numel(), 3);
+  }
+  guide.set_subsample_size("groups", 12);
+  model_batch = 12;
+  auto [full, se_f] = pavi_tests::elbo_mean_and_se(model, guide.program(), 1500, 12);
+  EXPECT_TRUE(pavi_tests::population_matches_full(pop, full, se_f));
+}
+
+TEST(AutoGuide, FixedIndicesAreCheckedAndTaken) {
+  auto data = small_data(12, 4, 3);
+  model::ParamStore store;
+  model::ParamStoreScope scope(store);
+  infer::Program model = [&] { GreModel{data.x, 3}(); };
+  model::SeedHandler seed(4);
+  infer::AutoNormal guide(model);
+  guide.set_subsample_size("groups", 3);
+  const auto long_options = at::TensorOptions().dtype(at::kLong);
+  EXPECT_THROW(guide.fix_indices("nope", at::arange(2, long_options)), model::ModelError);
+  EXPECT_THROW(guide.fix_indices("groups", at::arange(13, long_options)), model::ModelError);
+  EXPECT_THROW(guide.fix_indices("groups", at::arange(2, at::TensorOptions().dtype(at::kFloat))), model::ModelError);
+  EXPECT_THROW(guide.fix_indices("groups", at::empty({0}, long_options)), model::ModelError);
+  // Each group's loc is its own row number times 10, with a negligible scale.
+  auto [loc, scale] = guide.loc_scale("mu_g");
+  const Tensor marked = (at::arange(loc.size(0), loc.options()) * 10).unsqueeze(1).expand(loc.sizes()).contiguous();
+  guide.set_loc_scale("mu_g", marked, at::full_like(scale, 1e-6));
+  const Tensor chosen = at::tensor(std::vector<int64_t>{7, 2, 11, 0, 5});
+  guide.fix_indices("groups", chosen);
+  {
+    model::TraceHandler tracer;
+    guide();
+    EXPECT_TRUE(at::equal(tracer.trace().at("groups").value, chosen));
+    EXPECT_TRUE(at::allclose(tracer.trace().at("mu_g").value, marked.index_select(0, chosen), 0, 1e-3));
+  }
+  guide.clear_fixed_indices();
+  model::TraceHandler again;
+  guide();
+  EXPECT_EQ(again.trace().at("groups").value.numel(), 3);
 }
 
 namespace {

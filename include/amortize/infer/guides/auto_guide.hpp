@@ -43,6 +43,13 @@ class AutoGuide {
   // The batch size the guide draws for a subsampled plate from now on (the model's plate
   // replays the guide's indices, so this is the one knob for a changing batch size).
   void set_subsample_size(const std::string& plate, int64_t size);
+  // Runs from now on take exactly these elements of a plate (1-D long, each in 0..size-1), for
+  // evaluating the guide over a whole plate in chunks; clear_fixed_indices() goes back to random
+  // batches. Throws naming an unknown plate or a bad index tensor.
+  void fix_indices(const std::string& plate, const Tensor& indices);
+  void clear_fixed_indices() { fixed_indices_.clear(); }
+  // Every plate of the model, in first-seen order, with the batch size the guide draws.
+  const std::vector<model::PlateFrame>& plate_frames();
   // Sticking-the-landing gradients (see sticking_the_landing.hpp); guides without a
   // reparameterised Gaussian family ignore it.
   void set_sticking_the_landing(bool on) { sticking_the_landing_ = on; }
@@ -73,6 +80,7 @@ class AutoGuide {
   bool sticking_the_landing_ = false;
   std::vector<LatentSite> sites_;
   std::map<std::string, Tensor> plate_indices_;  // this run's subsample, by plate name
+  std::map<std::string, Tensor> fixed_indices_;  // fix_indices(), by plate name
   std::vector<model::PlateFrame> plate_frames_;  // every plate of the model, in first-seen order
 };
 
