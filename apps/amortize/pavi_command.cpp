@@ -105,6 +105,7 @@ int run_pavi_fit(PaviFitArgs a) {
     metrics["elbo_source"] = t.final_guide ? "final guide, whole population" : "training steps, last 10 %";
     if (t.final_guide) {
       metrics["elbo_standard_error"] = t.final_guide->standard_error;
+      metrics["elbo_particles"] = t.final_guide->particles;
       metrics["elbo_seconds"] = t.final_guide->seconds;
     }
     metrics["seconds"] = t.train_seconds;

@@ -11,6 +11,9 @@
 namespace amortize::pavi {
 namespace {
 
+constexpr int64_t kMaxParticles = 100;
+constexpr int64_t kDrawBudget = 2'000'000;  // particles x elements, at most, beyond the minimum
+
 // Exposes the per-particle ELBO terms of one joint run.
 class PerParticleElbo : public infer::TraceElbo {
  public:
@@ -27,6 +30,10 @@ PopulationElbo chunked_population_elbo(const infer::Program& model, const infer:
                                        int64_t particles, int64_t chunk, uint64_t seed) {
   if (particles < 2 || chunk < 1) throw std::invalid_argument("population_elbo: need particles >= 2 and chunk >= 1");
   const auto start = std::chrono::steady_clock::now();
+  // Two particles give the standard error one degree of freedom: a small population gets more.
+  const int64_t minimum = particles;
+  particles = std::max(minimum, std::min(kMaxParticles, kDrawBudget / std::max<int64_t>(size, 1)));
+  chunk = std::max<int64_t>(1, chunk * minimum / particles);  // the same memory per run
   PerParticleElbo elbo(infer::ElboOptions{particles});
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   Tensor totals = at::zeros({particles}, at::TensorOptions().dtype(at::kDouble));

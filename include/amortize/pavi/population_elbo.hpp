@@ -20,8 +20,10 @@ struct PopulationElbo {
   double seconds = 0;
 };
 
-// `particles` independent draws per element (at least 2, for the standard error); `chunk`
-// elements of the outermost plate per run. Leaves the guide's batch sequence where it was.
+// At least `particles` independent draws per element (at least 2, for the standard error), and
+// more, up to 100, while particles x elements stays within 2e6 (so that a small population gets
+// a usable standard error); `chunk` elements of the outermost plate per run at `particles`
+// draws, fewer at more (the same memory). Leaves the guide's batch sequence where it was.
 PopulationElbo population_elbo(const infer::Program& model, PaviGuide& guide, int64_t particles, int64_t chunk,
                                uint64_t seed);
 // The same for an automatic guide (the mean-field baseline): the largest plate in chunks, every
