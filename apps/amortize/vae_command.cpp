@@ -121,10 +121,12 @@ int run_fit(const VaeFitArgs& a) {
 
   // Reconstructions: rows of 16 test images, each followed by its reconstruction (pixel means
   // at the posterior mean); samples: 64 draws z ~ N(0, I), shown as pixel means.
-  const auto originals = data.test.slice(0, 0, 32);
+  const int64_t per_row = std::max<int64_t>(1, std::min<int64_t>(16, data.test.size(0) / 2));
+  const auto originals = data.test.slice(0, 0, 2 * per_row);
   const auto recon = net.decode_probs(net.encode(originals).first);
-  const auto grid = at::cat({originals.slice(0, 0, 16), recon.slice(0, 0, 16), originals.slice(0, 16, 32), recon.slice(0, 16, 32)});
-  vae::write_png_grid((fs::path(a.out) / "reconstructions.png").string(), grid, 16);
+  const auto grid = at::cat({originals.slice(0, 0, per_row), recon.slice(0, 0, per_row),
+                             originals.slice(0, per_row, 2 * per_row), recon.slice(0, per_row, 2 * per_row)});
+  vae::write_png_grid((fs::path(a.out) / "reconstructions.png").string(), grid, per_row);
   const auto z = at::randn({64, options.latent}, generator(a.seed + 3000), data.test.options());
   vae::write_png_grid((fs::path(a.out) / "samples.png").string(), net.decode_probs(z), 8);
 
@@ -186,29 +188,29 @@ Runner add_vae_command(CLI::App& app) {
   vae_cmd->require_subcommand(1);
   auto fit_args = std::make_shared<VaeFitArgs>();
   auto* fit = vae_cmd->add_subcommand("fit", "Train the VAE; writes metrics.json, PNG grids and the checkpoint");
-  fit->add_option("--data", fit_args->data, "'fashion-mnist' (Debian's dataset-fashion-mnist) or a folder with its IDX files")
+  fit->add_option("--data", fit_args->data, "'fashion-mnist' (Debian's dataset-fashion-mnist) or a folder with IDX files of its names (28 x 28 images)")
       ->capture_default_str();
   fit->add_option("--epochs", fit_args->epochs, "Passes over the 60,000 training images")->capture_default_str();
   fit->add_option("--objective", fit_args->objective, "elbo or iwae (importance-weighted, per image)")
       ->check(CLI::IsMember({"elbo", "iwae"}))
       ->capture_default_str();
   fit->add_option("--particles", fit_args->particles, "Monte-Carlo particles K (default 1 for elbo, 5 for iwae)")
-      ->check(CLI::PositiveNumber);
-  fit->add_option("--batch-size", fit_args->batch_size, "Images per step")->check(CLI::PositiveNumber)->capture_default_str();
-  fit->add_option("--lr", fit_args->learning_rate, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive());
+  fit->add_option("--batch-size", fit_args->batch_size, "Images per step")->check(positive())->capture_default_str();
+  fit->add_option("--lr", fit_args->learning_rate, "Adam learning rate")->check(positive())->capture_default_str();
   fit->add_option("--seed", fit_args->seed, "Random seed")->capture_default_str();
   fit->add_option("--threads", fit_args->threads, "Threads (LibTorch's OpenMP pool stays at 1)")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   fit->add_option("--parallel", fit_args->parallel,
                   "How training uses the threads: data (split each batch, one-thread BLAS each) or blas")
       ->check(CLI::IsMember({"data", "blas"}))
       ->capture_default_str();
   fit->add_option("--loglik-particles", fit_args->loglik_particles, "Importance samples per test image (0: skip)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   fit->add_option("--loglik-images", fit_args->loglik_images, "Test images for the log-likelihood estimate (0: skip)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   fit->add_option("--out", fit_args->out, "Output folder")->required();
   auto encode_args = std::make_shared<VaeEncodeArgs>();
@@ -216,7 +218,7 @@ Runner add_vae_command(CLI::App& app) {
   encode->add_option("--from", encode_args->from, "Folder of a `vae fit` run")->required();
   encode->add_option("--data", encode_args->data, "IDX image file (N x 28 x 28, uint8 or float; .gz allowed)")->required();
   encode->add_option("--out", encode_args->out, "CSV file (default: FROM/encodings.csv)");
-  encode->add_option("--threads", encode_args->threads, "OpenBLAS threads")->check(CLI::PositiveNumber);
+  encode->add_option("--threads", encode_args->threads, "OpenBLAS threads")->check(positive());
   return [fit, fit_args, encode_args] { return fit->parsed() ? run_fit(*fit_args) : run_encode(*encode_args); };
 }
 

@@ -17,7 +17,8 @@ struct ImageSet {
 };
 
 // Reads train-images-idx3-ubyte and t10k-images-idx3-ubyte (".gz" or not) from `dir`; the
-// images come binarised and flattened, in the dtype of `options`.
+// images come binarised and flattened, in the dtype of `options`. Debian's folder must hold all
+// 60,000 + 10,000; another folder may hold any number of 28 x 28 images of those names.
 ImageSet load_fashion_mnist(const std::string& dir = kFashionMnistDir, c10::TensorOptions options = at::kFloat);
 
 // (N, H, W) or (N, H*W) images of any dtype -> (N, H*W) of 0/1 values: uint8 grey levels are

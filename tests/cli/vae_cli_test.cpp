@@ -1,0 +1,134 @@
+// `amortize vae`: a tiny fit on synthetic IDX files writes every output the README names, its
+// checkpoint encodes new images, and bad settings or files exit with code 2 and one stderr line
+// naming the problem.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cli_harness.hpp"
+
+namespace fs = std::filesystem;
+using amortize::cli_test::CliResult;
+using amortize::cli_test::read_text;
+
+namespace {
+
+// An IDX file of n uint8 images of 28 x 28: three stripe prototypes with 5 % of pixels flipped.
+void write_images(const fs::path& path, int32_t n, uint32_t seed, int32_t keep_bytes = -1) {
+  std::vector<unsigned char> bytes{0, 0, 8, 3};  // magic: uint8, 3 dimensions
+  for (int32_t d : {n, 28, 28}) {
+    for (int shift : {24, 16, 8, 0}) bytes.push_back(static_cast<unsigned char>((d >> shift) & 0xff));
+  }
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (int32_t i = 0; i < n; ++i) {
+    const int kind = i % 3;
+    for (int r = 0; r < 28; ++r) {
+      for (int c = 0; c < 28; ++c) {
+        bool on = kind == 0 ? r % 7 < 3 : kind == 1 ? c % 7 < 3 : (r + c) % 9 < 4;
+        if (u(gen) < 0.05) on = !on;
+        bytes.push_back(on ? 230 : 20);
+      }
+    }
+  }
+  if (keep_bytes >= 0) bytes.resize(static_cast<size_t>(keep_bytes));
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                              static_cast<std::streamsize>(bytes.size()));
+}
+
+class VaeCliTest : public ::testing::Test {
+ protected:
+  static fs::path dir;
+
+  static void SetUpTestSuite() {
+    dir = amortize::cli_test::fresh_scratch_folder("amortize_vae_cli_test");
+    fs::create_directories(dir / "data");
+    write_images(dir / "data" / "train-images-idx3-ubyte", 384, 1);
+    write_images(dir / "data" / "t10k-images-idx3-ubyte", 48, 2);
+    fs::create_directories(dir / "truncated");
+    write_images(dir / "truncated" / "train-images-idx3-ubyte", 384, 1, 16 + 100 * 784 + 17);
+    write_images(dir / "truncated" / "t10k-images-idx3-ubyte", 48, 2);
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  static CliResult run(const std::string& args) { return amortize::cli_test::run_cli(args, dir); }
+  static std::string tiny_fit(const std::string& out, int loglik_images = 8) {
+    return "vae fit --data " + (dir / "data").string() + " --epochs 2 --batch-size 64 --loglik-images " +
+           std::to_string(loglik_images) + " --loglik-particles 20 --out " + (dir / out).string();
+  }
+
+  static void expect_bad(const std::string& args, const std::string& piece) {
+    SCOPED_TRACE(args);
+    const auto r = run(args);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(piece), std::string::npos) << r.err;
+  }
+};
+fs::path VaeCliTest::dir;
+
+TEST_F(VaeCliTest, FitWritesMetricsGridsAndACheckpointThatEncodes) {
+  const auto r = run(tiny_fit("fit"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto metrics = nlohmann::json::parse(read_text(dir / "fit" / "metrics.json"));
+  for (const char* key : {"seconds_per_epoch", "train_elbo", "test_elbo", "test_loglik_is20"}) {
+    ASSERT_TRUE(metrics.contains(key)) << key;
+    EXPECT_TRUE(std::isfinite(metrics[key].get<double>())) << key;
+  }
+  EXPECT_LT(metrics["test_elbo"].get<double>(), 0.0);
+  EXPECT_EQ(metrics["epochs"].size(), 2u);
+  EXPECT_EQ(metrics["test_loglik_is20_images"].get<int64_t>(), 8);
+  for (const char* file : {"reconstructions.png", "samples.png", "vae.pt", "vae.json"}) {
+    EXPECT_TRUE(fs::exists(dir / "fit" / file)) << file;
+  }
+  EXPECT_EQ(read_text(dir / "fit" / "samples.png").substr(1, 3), "PNG");
+
+  const auto enc = run("vae encode --from " + (dir / "fit").string() + " --data " +
+                       (dir / "data" / "t10k-images-idx3-ubyte").string() + " --out " + (dir / "enc.csv").string());
+  ASSERT_EQ(enc.code, 0) << enc.err;
+  const std::string csv = read_text(dir / "enc.csv");
+  EXPECT_EQ(csv.rfind("image,mean[1],", 0), 0u);
+  EXPECT_NE(csv.find(",sd[50]\n"), std::string::npos);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 48);
+}
+
+TEST_F(VaeCliTest, ImportanceWeightedAndTwoWorkerFitsRun) {
+  const auto iwae = run(tiny_fit("iwae", 0) + " --objective iwae --particles 3");
+  ASSERT_EQ(iwae.code, 0) << iwae.err;
+  const auto m = nlohmann::json::parse(read_text(dir / "iwae" / "metrics.json"));
+  EXPECT_EQ(m["objective"].get<std::string>(), "iwae");
+  EXPECT_EQ(m["particles"].get<int64_t>(), 3);
+  EXPECT_FALSE(m.contains("test_loglik_is20"));
+
+  const auto two = run(tiny_fit("two") + " --threads 2");
+  ASSERT_EQ(two.code, 0) << two.err;
+  const auto t = nlohmann::json::parse(read_text(dir / "two" / "metrics.json"));
+  EXPECT_EQ(t["threads"]["workers"].get<int64_t>(), 2);
+  EXPECT_TRUE(std::isfinite(t["test_elbo"].get<double>()));
+}
+
+TEST_F(VaeCliTest, BadSettingsAndFilesExitTwoWithOneLine) {
+  const std::string data = " --data " + (dir / "data").string() + " --out " + (dir / "bad").string();
+  expect_bad("vae fit --threads 0" + data, "--threads: must be positive, got 0");
+  expect_bad("vae fit --particles -2" + data, "--particles: must be positive");
+  expect_bad("vae fit --lr abc" + data, "--lr");
+  expect_bad("vae fit --loglik-images -1" + data, "--loglik-images: must be zero or more");
+  expect_bad("vae fit --objective kl" + data, "--objective");
+  expect_bad("vae fit --epochs 0" + data, "--epochs");
+  expect_bad("vae fit --data " + (dir / "nope").string() + " --out " + (dir / "bad").string(), "nope");
+  expect_bad("vae fit --data " + (dir / "truncated").string() + " --out " + (dir / "bad").string(),
+             "train-images-idx3-ubyte");
+  expect_bad("vae encode --from " + (dir / "nope").string() + " --data x", "nope");
+}
+
+}  // namespace
