@@ -119,8 +119,8 @@ int run_fit(const VaeFitArgs& a) {
     metrics[key + "_seconds"] = ll.seconds;
   }
 
-  // Reconstructions: rows of 16 test images, each followed by its reconstruction (pixel means
-  // at the posterior mean); samples: 64 draws z ~ N(0, I), shown as pixel means.
+  // Reconstructions: rows of up to 16 test images, each followed by its reconstruction (pixel
+  // means at the posterior mean); samples: 64 draws z ~ N(0, I), shown as pixel means.
   const int64_t per_row = std::max<int64_t>(1, std::min<int64_t>(16, data.test.size(0) / 2));
   const auto originals = data.test.slice(0, 0, 2 * per_row);
   const auto recon = net.decode_probs(net.encode(originals).first);

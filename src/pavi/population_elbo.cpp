@@ -32,8 +32,11 @@ PopulationElbo chunked_population_elbo(const infer::Program& model, const infer:
   const auto start = std::chrono::steady_clock::now();
   // Two particles give the standard error one degree of freedom: a small population gets more.
   const int64_t minimum = particles;
-  particles = std::max(minimum, std::min(kMaxParticles, kDrawBudget / std::max<int64_t>(size, 1)));
-  chunk = std::max<int64_t>(1, chunk * minimum / particles);  // the same memory per run
+  size = std::max<int64_t>(size, 1);
+  // No run holds more draws than `chunk` elements at the minimum: the same memory.
+  const int64_t run_draws = std::min(chunk, kDrawBudget) * minimum;
+  particles = std::max(minimum, std::min({kMaxParticles, kDrawBudget / size, run_draws}));
+  chunk = std::max<int64_t>(1, std::min(size, run_draws / particles));
   PerParticleElbo elbo(infer::ElboOptions{particles});
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   Tensor totals = at::zeros({particles}, at::TensorOptions().dtype(at::kDouble));

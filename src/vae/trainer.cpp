@@ -146,6 +146,11 @@ void VaeTrainer::set_workers(int64_t workers) {
   options_.workers = workers;
   while (bounds_.size() < static_cast<size_t>(workers)) bounds_.emplace_back(options_.objective, options_.particles);
   grads_.resize(static_cast<size_t>(workers));
+  // One worker's buffers are zeroed by Adam's pass, several workers' by each before its products:
+  // a buffer left holding a gradient by the other scheme starts from zero here.
+  for (auto& buffers : weight_grad_buffers_) {
+    for (auto& b : buffers) b.zero_();
+  }
   if (weight_grad_buffers_.size() < static_cast<size_t>(workers))
     weight_grad_buffers_.resize(static_cast<size_t>(workers));
   while (batches_.size() < static_cast<size_t>(workers))

@@ -32,7 +32,8 @@ struct GreFitOptions : TrainingOptions {
   int64_t evaluate_groups = 0;
   int64_t draws = 200;
   int64_t chunk = 100000;
-  // PAVI: independent particles of the final guide's population ELBO (0: not computed).
+  // At least this many independent particles of the final guide's population ELBO (PAVI and
+  // mean-field; 0: not computed).
   int64_t elbo_particles = 2;
 };
 

@@ -21,13 +21,16 @@ struct PopulationElbo {
 };
 
 // At least `particles` independent draws per element (at least 2, for the standard error), and
-// more, up to 100, while particles x elements stays within 2e6 (so that a small population gets
-// a usable standard error); `chunk` elements of the outermost plate per run at `particles`
-// draws, fewer at more (the same memory). Leaves the guide's batch sequence where it was.
+// more, up to 100, while particles x (elements of the chunked plate) stays within 2e6 and one
+// run holds no more draws than `chunk` elements at `particles` (so that a small population gets
+// a usable standard error at the same memory); `chunk` elements of the outermost plate per run
+// at `particles` draws, proportionally fewer at more. Leaves the guide's batch sequence where it was.
 PopulationElbo population_elbo(const infer::Program& model, PaviGuide& guide, int64_t particles, int64_t chunk,
                                uint64_t seed);
-// The same for an automatic guide (the mean-field baseline): the largest plate in chunks, every
-// other plate whole; the guide draws random batches again afterwards.
+// The same for an automatic guide (the mean-field baseline): the largest plate that holds a
+// latent site in chunks, every other such plate whole (a subsampled plate holding only observed
+// sites would still draw random batches: no model here has one); the guide draws random
+// batches again afterwards.
 PopulationElbo population_elbo(const infer::Program& model, infer::AutoGuide& guide, int64_t particles,
                                int64_t chunk, uint64_t seed);
 // The estimator under both: `select(first, n)` makes the guide's next runs take elements

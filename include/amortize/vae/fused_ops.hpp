@@ -26,8 +26,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // While alive, this thread's backward passes of linear and linear_softplus add the gradient of
 // any weight listed here into its buffer (one product with BLAS beta = 1, with no separate pass
 // zeroing a fresh output) and return that buffer as the weight's gradient. The buffers must be
-// contiguous, of the weights' shapes and dtypes, and hold zeros when the backward runs: their
-// reader zeroes them after use (optim::Adam's partitioned step with zero_gradients). Scopes nest.
+// contiguous, of the weights' shapes and dtypes, and hold zeros when the backward runs (the VAE
+// trainer zeroes them once a step: see vae::FitOptions). Scopes nest.
 class WeightGradientScope {
  public:
   WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers);

@@ -168,9 +168,10 @@ TEST(PopulationElbo, OfAnAutoNormalGuideMatchesTheFullBatchElbo) {
   const PopulationElbo pop = population_elbo(model, guide, 400, 5, 21);
   EXPECT_EQ(pop.chunks, 3);
   EXPECT_THROW(population_elbo(model, guide, 1, 5, 21), std::invalid_argument);
-  // Asked for 2 draws of 12 groups, it takes 100 (the cap), in runs of 5 x 2 / 100 -> 1 group.
+  // Asked for 2 draws of 12 groups in runs of 5, it takes 10 (no run holds more draws than 5
+  // groups x 2), one group per run.
   const PopulationElbo small = population_elbo(model, guide, 2, 5, 21);
-  EXPECT_EQ(small.particles, 100);
+  EXPECT_EQ(small.particles, 10);
   EXPECT_EQ(small.chunks, 12);
   {
     model::TraceHandler tracer;

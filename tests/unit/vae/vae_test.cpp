@@ -298,6 +298,32 @@ TEST(VaeTrainer, ReusedWeightGradientBuffersTrainToTheSameBitsAsFreshGradients) 
   }
 }
 
+TEST(VaeTrainer, ChangingTheWorkerCountKeepsReusedBuffersExact) {
+  // Two workers zero their own buffers, one worker's are zeroed by Adam: switching 2 -> 1 -> 2
+  // must still train to the same floats as fresh gradient tensors.
+  Prototypes data;
+  auto train = data.images(64, 8);
+  std::vector<std::vector<Tensor>> finals;
+  for (bool fresh : {true, false}) {
+    model::ParamStore store;
+    model::ParamStoreScope scope(store);
+    Vae net(tiny(), gen(10));
+    auto fit = tiny_fit(BoundKind::Elbo, 1, 2);
+    fit.fresh_weight_gradients = fresh;
+    VaeTrainer trainer(net, train, fit);
+    for (int64_t workers : {2, 1, 2, 1}) {
+      trainer.set_workers(workers);
+      trainer.epoch();
+    }
+    finals.push_back({});
+    for (const auto& name : trainer.parameter_names()) {
+      finals.back().push_back(store.entry(name).unconstrained.detach().clone());
+    }
+  }
+  ASSERT_EQ(finals[0].size(), finals[1].size());
+  for (size_t i = 0; i < finals[0].size(); ++i) EXPECT_TRUE(at::equal(finals[0][i], finals[1][i])) << "parameter " << i;
+}
+
 TEST(VaeTrainer, AOneRowBatchLeavesOneWorkerWithoutRows) {
   // 33 images in batches of 32: the last batch has one row, so one of two workers gets none
   // and contributes no gradient; the step still counts that image.

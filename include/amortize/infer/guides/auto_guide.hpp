@@ -48,7 +48,8 @@ class AutoGuide {
   // batches. Throws naming an unknown plate or a bad index tensor.
   void fix_indices(const std::string& plate, const Tensor& indices);
   void clear_fixed_indices() { fixed_indices_.clear(); }
-  // Every plate of the model, in first-seen order, with the batch size the guide draws.
+  // Every plate that holds a latent site of this guide, in first-seen order, with the batch
+  // size the guide draws.
   const std::vector<model::PlateFrame>& plate_frames();
   // Sticking-the-landing gradients (see sticking_the_landing.hpp); guides without a
   // reparameterised Gaussian family ignore it.
@@ -81,7 +82,7 @@ class AutoGuide {
   std::vector<LatentSite> sites_;
   std::map<std::string, Tensor> plate_indices_;  // this run's subsample, by plate name
   std::map<std::string, Tensor> fixed_indices_;  // fix_indices(), by plate name
-  std::vector<model::PlateFrame> plate_frames_;  // every plate of the model, in first-seen order
+  std::vector<model::PlateFrame> plate_frames_;  // the plates of its latent sites, in first-seen order
 };
 
 }  // namespace amortize::infer
