@@ -63,13 +63,12 @@ PopulationElbo chunked_population_elbo(const infer::Program& model, const infer:
 
 PopulationElbo population_elbo(const infer::Program& model, PaviGuide& guide, int64_t particles, int64_t chunk,
                                uint64_t seed) {
-  if (particles < 2 || chunk < 1) throw std::invalid_argument("population_elbo: need particles >= 2 and chunk >= 1");
   const auto long_options = at::TensorOptions().dtype(at::kLong);
   const TemplatePlate* outer = nullptr;
   for (const auto& p : guide.plates()) {
     if (p.outer.empty() && (!outer || p.size > outer->size)) outer = &p;
   }
-  // The guide's training state comes back however this ends.
+  // The guide's training state comes back however this ends (the shared loop checks the settings).
   struct Restore {
     PaviGuide& guide;
     ~Restore() {
@@ -90,7 +89,6 @@ PopulationElbo population_elbo(const infer::Program& model, PaviGuide& guide, in
 
 PopulationElbo population_elbo(const infer::Program& model, infer::AutoGuide& guide, int64_t particles,
                                int64_t chunk, uint64_t seed) {
-  if (particles < 2 || chunk < 1) throw std::invalid_argument("population_elbo: need particles >= 2 and chunk >= 1");
   const auto long_options = at::TensorOptions().dtype(at::kLong);
   const auto& frames = guide.plate_frames();
   const model::PlateFrame* chunked = nullptr;
