@@ -86,9 +86,11 @@ int run_fit(const VaeFitArgs& a) {
     const auto test = vae::evaluate(net, data.test, vae::BoundKind::Elbo, 1, generator(a.seed + 1000 + e));
     seconds.push_back(r.seconds);
     metrics["epochs"].push_back({{"epoch", r.epoch}, {"seconds", r.seconds}, {"train_bound", r.train_bound},
-                                 {"test_elbo", test.per_image}});
+                                 {"test_elbo", test.per_image}, {"skipped_steps", r.skipped_steps}});
     std::cerr << "vae fit: epoch " << r.epoch << " in " << std::setprecision(4) << r.seconds << " s, train "
-              << a.objective << " " << r.train_bound << ", test ELBO " << test.per_image << " nats per image\n";
+              << a.objective << " " << r.train_bound << ", test ELBO " << test.per_image << " nats per image";
+    if (r.skipped_steps > 0) std::cerr << " (" << r.skipped_steps << " non-finite steps skipped)";
+    std::cerr << "\n";
     metrics["train_elbo"] = r.train_bound;
     metrics["test_elbo"] = test.per_image;
   }
@@ -96,6 +98,7 @@ int run_fit(const VaeFitArgs& a) {
   std::sort(sorted.begin(), sorted.end());
   metrics["seconds_per_epoch"] = sorted[sorted.size() / 2];
   metrics["seconds_per_epoch_all"] = seconds;
+  metrics["skipped_steps"] = trainer.skipped_steps();
   metrics["objective"] = a.objective;
   metrics["particles"] = particles;
   metrics["batch_size"] = a.batch_size;

@@ -39,7 +39,8 @@ Tensor times_weight_t(const Tensor& x, const Tensor& weight) {
 std::pair<Tensor, Tensor> linear_input_and_weight_grads(const Tensor& dy, const Tensor& x, const Tensor& weight,
                                                         bool input_grad) {
   if (!blas::available()) return {input_grad ? at::mm(dy, weight) : Tensor(), at::mm(dy.t(), x)};
-  const Tensor* buffer = WeightGradientScope::buffer_for(weight);
+  const WeightGradientScope::Slot slot = WeightGradientScope::slot_for(weight);
+  const Tensor* buffer = slot.buffer;
   Tensor dx, dw = buffer ? *buffer : at::empty_like(weight);
   if (input_grad) {
     dx = at::empty_like(x);
@@ -48,6 +49,7 @@ std::pair<Tensor, Tensor> linear_input_and_weight_grads(const Tensor& dy, const 
   }
   blas::gemm(dy.data_ptr<float>(), true, x.data_ptr<float>(), false, dw.data_ptr<float>(), dy.size(1), x.size(1),
              dy.size(0), buffer ? 1.0f : 0.0f);
+  if (buffer) slot.scope->check_buffer(slot.index);
   return {dx, dw};
 }
 
@@ -209,13 +211,21 @@ WeightGradientScope::WeightGradientScope(const std::vector<Tensor>& weights, con
 
 WeightGradientScope::~WeightGradientScope() { innermost_weight_gradient_scope = outer_; }
 
-const Tensor* WeightGradientScope::buffer_for(const Tensor& weight) {
-  for (const WeightGradientScope* s = innermost_weight_gradient_scope; s; s = s->outer_) {
+WeightGradientScope::Slot WeightGradientScope::slot_for(const Tensor& weight) {
+  for (WeightGradientScope* s = innermost_weight_gradient_scope; s; s = s->outer_) {
     for (size_t i = 0; i < s->weights_.size(); ++i) {
-      if (s->weights_[i].is_same(weight)) return &s->buffers_[i];
+      if (s->weights_[i].is_same(weight)) return {&s->buffers_[i], s, i};
     }
   }
-  return nullptr;
+  return {};
+}
+
+void WeightGradientScope::check_buffer(size_t index) {
+  const Tensor& b = buffers_.at(index);
+  const bool finite = fast(b) ? kernels::all_finite(b.data_ptr<float>(), b.numel()) : b.isfinite().all().item<bool>();
+  if (!finite && (first_nonfinite_ < 0 || static_cast<int64_t>(index) < first_nonfinite_)) {
+    first_nonfinite_ = static_cast<int64_t>(index);
+  }
 }
 
 Tensor softplus(const Tensor& a) {

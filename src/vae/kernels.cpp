@@ -253,4 +253,16 @@ void repeat_row(const float* row, float* out, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) std::memcpy(out + r * cols, row, bytes);
 }
 
+AMORTIZE_VAE_SIMD_CLONES bool all_finite(const float* p, int64_t n) {
+  // Integer tests of the bits vectorise (a float compare chain does not without -ffast-math).
+  constexpr uint32_t kExponent = 0x7f800000u;
+  uint32_t bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, p + i, sizeof bits);
+    bad |= static_cast<uint32_t>((bits & kExponent) == kExponent);
+  }
+  return bad == 0;
+}
+
 }  // namespace amortize::vae::kernels

@@ -44,6 +44,9 @@ void diagonal_normal_log_prob_backward(const float* g, const float* inv, const f
 // Standard normal log-density of rows: out[r] = -sum_j v_j^2 / 2 - cols log(2 pi) / 2.
 void standard_normal_log_prob(const float* v, float* out, int64_t rows, int64_t cols);
 
+// True when no element of p[0, n) is infinite or NaN (an exponent of all ones).
+bool all_finite(const float* p, int64_t n);
+
 // out (rows x cols) = row repeated on every row.
 void repeat_row(const float* row, float* out, int64_t rows, int64_t cols);
 

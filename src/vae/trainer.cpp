@@ -2,9 +2,11 @@
 
 #include "amortize/dist/validation.hpp"
 #include "amortize/infer/optim/adam.hpp"
+#include "amortize/infer/trainer.hpp"
 #include "amortize/model/handlers.hpp"
 #include "amortize/model/param_store.hpp"
 #include "amortize/vae/fused_ops.hpp"
+#include "kernels.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <malloc.h>
@@ -12,6 +14,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -107,6 +110,14 @@ double sum_of(const Tensor& t) {
   return t.sum().item<double>();
 }
 
+// True when t holds no infinite or NaN value (one pass over contiguous float32 CPU tensors).
+bool all_finite(const Tensor& t) {
+  if (t.device().is_cpu() && t.is_contiguous() && t.scalar_type() == at::kFloat) {
+    return kernels::all_finite(t.data_ptr<float>(), t.numel());
+  }
+  return t.isfinite().all().item<bool>();
+}
+
 // Chunks of the parameters' elements per worker in a data-parallel Adam update (each still a
 // few tens of kilobytes of every array).
 constexpr int64_t kAdamChunksPerWorker = 8;
@@ -135,6 +146,9 @@ VaeTrainer::VaeTrainer(Vae& vae, Tensor images, FitOptions options)
   if (options_.batch_size < 1) throw std::invalid_argument("VaeTrainer: batch size must be positive");
   set_workers(options_.workers);
   if (!(options_.learning_rate > 0)) throw std::invalid_argument("VaeTrainer: learning rate must be positive");
+  if (options_.max_consecutive_nonfinite < 1) {
+    throw std::invalid_argument("VaeTrainer: max_consecutive_nonfinite must be positive");
+  }
   image_bytes_ = binary_bytes(images_);
   keep_freed_memory();
 }
@@ -153,6 +167,8 @@ void VaeTrainer::set_workers(int64_t workers) {
   }
   if (weight_grad_buffers_.size() < static_cast<size_t>(workers))
     weight_grad_buffers_.resize(static_cast<size_t>(workers));
+  nonfinite_.resize(static_cast<size_t>(workers));
+  nonfinite_weight_.resize(static_cast<size_t>(workers), -1);
   while (batches_.size() < static_cast<size_t>(workers))
     batches_.push_back(at::empty({0, images_.size(1)}, images_.options()));
   if (!pool_ || pool_->size() != workers) pool_ = std::make_unique<WorkerPool>(workers);
@@ -173,7 +189,10 @@ void VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices,
     for (const auto& name : active.names()) {
       param_names_.push_back(name);
       params_.push_back(active.entry(name).unconstrained);
-      if (params_.back().dim() == 2) weights_.push_back(params_.back());
+      if (params_.back().dim() == 2) {
+        weights_.push_back(params_.back());
+        weight_names_.push_back(name);
+      }
     }
   }
   auto& buffers = weight_grad_buffers_[static_cast<size_t>(part)];
@@ -187,6 +206,7 @@ void VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices,
   grads_[static_cast<size_t>(part)] =
       torch::autograd::grad({loss}, params_, /*grad_outputs=*/{}, /*retain_graph=*/false,
                             /*create_graph=*/false, /*allow_unused=*/true);
+  nonfinite_weight_[static_cast<size_t>(part)] = into_buffers ? into_buffers->first_nonfinite() : -1;
 }
 
 double VaeTrainer::step(const Tensor& indices, int64_t n) {
@@ -205,7 +225,7 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
   auto& store = model::active_param_store();
   std::vector<std::exception_ptr> errors(static_cast<size_t>(parts));
   std::vector<double> bounds(static_cast<size_t>(parts), 0.0), cpu(static_cast<size_t>(parts), 0.0);
-  bool failed = false;
+  bool failed = false, skipped = false;
   const int64_t chunks = parts == 1 ? 1 : parts * kAdamChunksPerWorker;
   std::atomic<int64_t> next_chunk{0};
   pool.run([&](int64_t w) {
@@ -215,8 +235,11 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
     if (w != 0) flush.emplace(options_.flush_denormal);
     const double cpu_start = thread_cpu_seconds();
     auto& grads = grads_[static_cast<size_t>(w)];
+    std::string& nonfinite = nonfinite_[static_cast<size_t>(w)];
     try {
       grads.clear();
+      nonfinite.clear();
+      nonfinite_weight_[static_cast<size_t>(w)] = -1;
       // With several workers each zeroes its own buffers here, not in Adam's pass: a buffer
       // zeroed by the other core has to come back across the cores before this worker's products
       // can add into it (Adam took 7x longer per element that way).
@@ -237,6 +260,7 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
         step_part(w, x, part_indices, n, static_cast<double>(b - a) / static_cast<double>(rows),
                   parts == 1 ? generator_ : gens[static_cast<size_t>(w)], w == 0 ? nullptr : &store);
         bounds[static_cast<size_t>(w)] = sum_of(bounds_[static_cast<size_t>(w)].last_per_datum());
+        nonfinite = nonfinite_reason(w, bounds[static_cast<size_t>(w)]);
       }
       if (grads.empty()) grads.resize(params_.size());  // no rows: contributes nothing
     } catch (...) {
@@ -245,6 +269,8 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
     pool.arrive_and_wait([&] {  // on one worker, while the others wait
       for (const auto& e : errors) failed = failed || e;
       if (failed) return;  // the caller rethrows the worker's error
+      for (const auto& reason : nonfinite_) skipped = skipped || !reason.empty();
+      if (skipped) return;  // no update: the caller counts the step as skipped
       try {
         if (!adam_) {
           adam_ = std::make_unique<infer::optim::Adam>(options_.learning_rate);
@@ -261,11 +287,11 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
     });
     // In chunks that the workers claim: they finish together (a fixed half each waited for the
     // slower one).
-    if (!failed) adam_->update_claimed_partitions(next_chunk, chunks);
+    if (!failed && !skipped) adam_->update_claimed_partitions(next_chunk, chunks);
     cpu[static_cast<size_t>(w)] = thread_cpu_seconds() - cpu_start;
   });
   for (double c : cpu) extra_cpu_seconds_ += std::max(0.0, c - cpu[0]);
-  if (failed) {  // no update zeroed the weights' gradient buffers: a later step starts from zeros
+  if (failed || skipped) {  // no update zeroed the weights' gradient buffers: a later step starts from zeros
     for (auto& buffers : weight_grad_buffers_) {
       for (auto& b : buffers) b.zero_();
     }
@@ -273,9 +299,47 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }
+  last_step_skipped_ = skipped;
+  if (skipped) {
+    note_skipped_step();
+    return 0.0;
+  }
+  consecutive_nonfinite_ = 0;
   double total = 0.0;
   for (double b : bounds) total += b;
   return total;
+}
+
+std::string VaeTrainer::nonfinite_reason(int64_t part, double bound) const {
+  if (!std::isfinite(bound)) return "loss";
+  const int64_t weight = nonfinite_weight_[static_cast<size_t>(part)];
+  if (weight >= 0) return "gradient of '" + weight_names_[static_cast<size_t>(weight)] + "'";
+  // The weights' buffers were checked after their products (WeightGradientScope); the rest here.
+  const bool buffered = !options_.fresh_weight_gradients;
+  const auto& grads = grads_[static_cast<size_t>(part)];
+  for (size_t i = 0; i < grads.size(); ++i) {
+    if (buffered && params_[i].dim() == 2) continue;
+    if (grads[i].defined() && !all_finite(grads[i])) return "gradient of '" + param_names_[i] + "'";
+  }
+  return "";
+}
+
+void VaeTrainer::note_skipped_step() {
+  ++skipped_steps_;
+  ++consecutive_nonfinite_;
+  std::string reason;
+  for (const auto& r : nonfinite_) {
+    if (!r.empty()) {
+      reason = r;
+      break;
+    }
+  }
+  if (consecutive_nonfinite_ >= options_.max_consecutive_nonfinite) {
+    throw infer::NonFiniteTrainingError("VaeTrainer: training stopped in epoch " + std::to_string(epochs_) + ": " +
+                                        std::to_string(consecutive_nonfinite_) +
+                                        " consecutive steps with a non-finite loss or gradient (last: " + reason +
+                                        "); the parameters are those of the last finite step");
+  }
 }
 
 EpochResult VaeTrainer::epoch() {
@@ -288,12 +352,19 @@ EpochResult VaeTrainer::epoch() {
   EpochResult result;
   result.epoch = ++epochs_;
   double bound_sum = 0.0, excluded = 0.0;
+  int64_t excluded_images = 0;  // in skipped steps
   dist::ValidationScope validation(options_.validate);
   FlushDenormalScope flush(options_.flush_denormal);
   for (int64_t begin = 0; begin < n; begin += options_.batch_size) {
     const Tensor indices = order.slice(0, begin, std::min(n, begin + options_.batch_size));
-    bound_sum += step(indices, n);
+    const double bound = step(indices, n);
     ++result.steps;
+    if (last_step_skipped_) {
+      ++result.skipped_steps;
+      excluded_images += indices.size(0);
+    } else {
+      bound_sum += bound;
+    }
     if (options_.between_steps) {
       const auto outside = std::chrono::steady_clock::now();
       const double outside_cpu = thread_cpu_seconds();
@@ -302,7 +373,7 @@ EpochResult VaeTrainer::epoch() {
       excluded_cpu += thread_cpu_seconds() - outside_cpu;
     }
   }
-  result.train_bound = bound_sum / static_cast<double>(n);
+  result.train_bound = bound_sum / static_cast<double>(n - excluded_images);
   result.seconds = seconds_since(start) - excluded;
   result.critical_cpu_seconds = thread_cpu_seconds() - cpu_start - excluded_cpu + extra_cpu_seconds_;
   return result;

@@ -89,6 +89,8 @@ TEST_F(VaeCliTest, FitWritesMetricsGridsAndACheckpointThatEncodes) {
   EXPECT_LT(metrics["test_elbo"].get<double>(), 0.0);
   EXPECT_EQ(metrics["epochs"].size(), 2u);
   EXPECT_EQ(metrics["test_loglik_is20_images"].get<int64_t>(), 8);
+  EXPECT_EQ(metrics["skipped_steps"].get<int64_t>(), 0);
+  EXPECT_EQ(metrics["epochs"][0]["skipped_steps"].get<int64_t>(), 0);
   for (const char* file : {"reconstructions.png", "samples.png", "vae.pt", "vae.json"}) {
     EXPECT_TRUE(fs::exists(dir / "fit" / file)) << file;
   }

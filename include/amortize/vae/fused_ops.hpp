@@ -27,19 +27,33 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // any weight listed here into its buffer (one product with BLAS beta = 1, with no separate pass
 // zeroing a fresh output) and return that buffer as the weight's gradient. The buffers must be
 // contiguous, of the weights' shapes and dtypes, and hold zeros when the backward runs (the VAE
-// trainer zeroes them once a step: see vae::FitOptions). Scopes nest.
+// trainer zeroes them once a step: see vae::FitOptions). Each buffer is checked for infinite and
+// NaN values right after its product, while the product's output is still in cache (a separate
+// pass over all the buffers costs about 1 % of a step). Scopes nest.
 class WeightGradientScope {
  public:
+  // A live scope's buffer for a weight: the buffer, and which scope and weight it belongs to.
+  struct Slot {
+    const Tensor* buffer = nullptr;
+    WeightGradientScope* scope = nullptr;
+    size_t index = 0;
+  };
+
   WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers);
   ~WeightGradientScope();
   WeightGradientScope(const WeightGradientScope&) = delete;
   WeightGradientScope& operator=(const WeightGradientScope&) = delete;
-  // The innermost live scope's buffer for `weight` on this thread, or null.
-  static const Tensor* buffer_for(const Tensor& weight);
+  // The innermost live scope's buffer for `weight` on this thread (buffer null if none).
+  static Slot slot_for(const Tensor& weight);
+  // Called after each product into buffer `index`: records it if the buffer is not all finite.
+  void check_buffer(size_t index);
+  // The first weight (by index) whose buffer held an infinite or NaN value after a product, or -1.
+  int64_t first_nonfinite() const { return first_nonfinite_; }
 
  private:
   std::vector<Tensor> weights_, buffers_;
   WeightGradientScope* outer_;
+  int64_t first_nonfinite_ = -1;
 };
 
 // Bernoulli log-density of x given logits, summed over the last dimension:

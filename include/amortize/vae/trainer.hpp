@@ -10,6 +10,7 @@
 #include <ATen/core/Generator.h>
 
 #include <functional>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -48,6 +49,9 @@ struct FitOptions {
   // before its products; the default, which saves OpenBLAS's zeroing pass of beta = 0 products):
   // for inspecting worker_gradients() after a step. The numbers are the same either way.
   bool fresh_weight_gradients = false;
+  // A step whose loss or gradient holds an infinite or NaN value is skipped (no update) and
+  // counted; this many in a row throw infer::NonFiniteTrainingError.
+  int64_t max_consecutive_nonfinite = 20;
 };
 
 struct EpochResult {
@@ -55,6 +59,7 @@ struct EpochResult {
   int64_t steps = 0;
   double seconds = 0.0;
   double train_bound = 0.0;  // per image: the epoch's minibatch bounds averaged over images
+  int64_t skipped_steps = 0;  // non-finite steps, left out of train_bound
   // The epoch's CPU time along its critical path: this thread's CPU time plus, every step, what
   // the slowest worker spent beyond worker 0 (thread CPU clocks). On a machine shared with other
   // jobs it estimates the seconds the epoch would take on cores of its own.
@@ -79,6 +84,8 @@ class VaeTrainer {
   // buffers, which the update leaves zero with one worker.
   const std::vector<std::vector<Tensor>>& worker_gradients() const { return grads_; }
   const std::vector<std::string>& parameter_names() const { return param_names_; }
+  // Steps skipped for a non-finite loss or gradient since construction.
+  int64_t skipped_steps() const { return skipped_steps_; }
 
  private:
   // One step on the images' rows `indices` (of n), split over the workers; returns the sum of
@@ -88,6 +95,10 @@ class VaeTrainer {
   // `store` is the param store to activate (worker threads) or null (the calling thread).
   void step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
                  at::Generator& generator, model::ParamStore* store);
+  // Why part `part`'s step is not finite ("loss" or "gradient of 'name'"), or "" if it is.
+  std::string nonfinite_reason(int64_t part, double bound) const;
+  // Counts a skipped step; throws infer::NonFiniteTrainingError after too many in a row.
+  void note_skipped_step();
 
   Vae& vae_;
   Tensor images_;
@@ -107,7 +118,13 @@ class VaeTrainer {
   WorkerPool solo_{1};                // the first step, which registers the parameters
   std::vector<Tensor> batches_;       // per worker: its rows of the batch
   int64_t epochs_ = 0;
-  double extra_cpu_seconds_ = 0.0;  // this epoch's sum over steps of max(0, slowest worker - worker 0)
+  double extra_cpu_seconds_ = 0.0;
+  std::vector<std::string> nonfinite_;  // per worker, the last step's nonfinite_reason
+  std::vector<int64_t> nonfinite_weight_;  // per worker, WeightGradientScope::first_nonfinite
+  std::vector<std::string> weight_names_;  // of weights_
+  bool last_step_skipped_ = false;
+  int64_t skipped_steps_ = 0;
+  int64_t consecutive_nonfinite_ = 0;  // this epoch's sum over steps of max(0, slowest worker - worker 0)
 };
 
 struct Evaluation {

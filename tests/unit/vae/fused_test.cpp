@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <cmath>
 #include <iterator>
+#include <limits>
 #include <vector>
 
 using namespace amortize;
@@ -227,4 +229,32 @@ TEST(WeightGradientScope, LinearNodesAddTheWeightGradientIntoTheBufferAndReturnI
   // Out of the scope, fresh tensors again; a buffer of another shape is refused.
   EXPECT_NE(torch::autograd::grad({loss()}, {w1})[0].data_ptr(), buf1.data_ptr());
   EXPECT_THROW(WeightGradientScope({w1}, {buf2}), std::invalid_argument);
+}
+
+TEST(WeightGradientScope, RecordsTheFirstWeightWhoseBufferIsNotFinite) {
+  // Finite inputs whose product overflows: x and the output's gradient of 1e30 give weight
+  // gradients near 1e60, infinite in float32, while the forward pass's values are all finite.
+  auto w1 = at::full({2, 3}, 0.5f).requires_grad_(true);
+  auto w2 = at::full({2, 2}, 1.0f).requires_grad_(true);
+  auto b1 = at::zeros({2}).requires_grad_(true);
+  auto b2 = at::zeros({2}).requires_grad_(true);
+  auto gradients = [&](float scale, Tensor& buf1, Tensor& buf2) {
+    WeightGradientScope scope({w1, w2}, {buf1, buf2});
+    const Tensor y = vae::linear(vae::linear(at::full({4, 3}, scale), w1, b1), w2, b2);
+    EXPECT_TRUE(y.isfinite().all().item<bool>());
+    torch::autograd::grad({y}, {w1, w2}, {at::full({4, 2}, scale)});
+    return scope.first_nonfinite();
+  };
+  Tensor buf1 = at::zeros({2, 3}), buf2 = at::zeros({2, 2});
+  EXPECT_EQ(gradients(1.0f, buf1, buf2), -1);
+  buf1.zero_();
+  buf2.zero_();
+  EXPECT_EQ(gradients(1e30f, buf1, buf2), 0);  // both overflow: the first by index
+  EXPECT_FALSE(buf1.isfinite().all().item<bool>());
+  EXPECT_FALSE(buf2.isfinite().all().item<bool>());
+  // A NaN already in a buffer is found too: the check reads the whole accumulated buffer.
+  buf1.zero_();
+  buf2.zero_();
+  buf2[1][1] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(gradients(1.0f, buf1, buf2), 1);
 }

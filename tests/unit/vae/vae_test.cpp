@@ -1,5 +1,6 @@
 #include "amortize/dist/discrete/bernoulli.hpp"
 #include "amortize/infer/elbo.hpp"
+#include "amortize/infer/trainer.hpp"
 #include "amortize/model/handlers.hpp"
 #include "amortize/model/param_store.hpp"
 #include "amortize/vae/binary_image.hpp"
@@ -15,6 +16,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 using namespace amortize;
 using namespace amortize::vae;
@@ -341,6 +343,62 @@ TEST(VaeTrainer, AOneRowBatchLeavesOneWorkerWithoutRows) {
   const auto& parts = trainer.worker_gradients();
   ASSERT_EQ(parts.size(), 2u);
   EXPECT_NE(parts[0].empty() || !parts[0][0].defined(), parts[1].empty() || !parts[1][0].defined());
+}
+
+TEST(VaeTrainer, NonFiniteStepsAreSkippedCountedAndLeaveTheParametersFinite) {
+  // One image of 64 is NaN: in every epoch exactly one of the two batches holds it; that step
+  // is skipped (for one and for two workers) and the epoch's bound averages the other images.
+  Prototypes data;
+  Tensor train = data.images(64, 8);
+  train[5].fill_(std::numeric_limits<float>::quiet_NaN());
+  for (int64_t workers : {1, 2}) {
+    model::ParamStore store;
+    model::ParamStoreScope scope(store);
+    Vae net(tiny(), gen(10));
+    VaeTrainer trainer(net, train, tiny_fit(BoundKind::Elbo, 1, workers));
+    for (int e = 0; e < 3; ++e) {
+      const auto r = trainer.epoch();
+      EXPECT_EQ(r.steps, 2);
+      EXPECT_EQ(r.skipped_steps, 1) << workers << " workers, epoch " << e;
+      EXPECT_TRUE(std::isfinite(r.train_bound));
+    }
+    EXPECT_EQ(trainer.skipped_steps(), 3);
+    for (const auto& name : trainer.parameter_names()) {
+      EXPECT_TRUE(store.entry(name).unconstrained.isfinite().all().item<bool>()) << name;
+    }
+  }
+}
+
+TEST(VaeTrainer, TooManyConsecutiveNonFiniteStepsStopWithTheParametersUntouched) {
+  Prototypes data;
+  const Tensor train = at::full({128, Prototypes::kPixels}, std::numeric_limits<float>::infinity());
+  model::ParamStore store;
+  model::ParamStoreScope scope(store);
+  Vae net(tiny(), gen(10));
+  auto fit = tiny_fit(BoundKind::Elbo, 1, 2);
+  fit.max_consecutive_nonfinite = 3;
+  VaeTrainer trainer(net, train, fit);
+  auto parameters = [&] {
+    auto all = net.encoder()->parameters();
+    for (const auto& p : net.decoder()->parameters()) all.push_back(p);
+    return all;
+  };
+  std::vector<Tensor> before;
+  for (const auto& p : parameters()) before.push_back(p.detach().clone());
+  try {
+    trainer.epoch();
+    FAIL() << "expected NonFiniteTrainingError";
+  } catch (const infer::NonFiniteTrainingError& e) {
+    EXPECT_NE(std::string(e.what()).find("3 consecutive steps"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("(last: loss)"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(trainer.skipped_steps(), 3);
+  const auto after = parameters();
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(at::equal(after[i], before[i])) << "parameter " << i;
+  auto bad = tiny_fit(BoundKind::Elbo, 1);
+  bad.max_consecutive_nonfinite = 0;
+  EXPECT_THROW(VaeTrainer(net, data.images(8, 1), bad), std::invalid_argument);
 }
 
 TEST(VaeCheckpoint, SaveAndLoadRestoreTheEncoder) {
