@@ -160,8 +160,8 @@ void VaeTrainer::set_workers(int64_t workers) {
   options_.workers = workers;
   while (bounds_.size() < static_cast<size_t>(workers)) bounds_.emplace_back(options_.objective, options_.particles);
   grads_.resize(static_cast<size_t>(workers));
-  // One worker's buffers are zeroed by Adam's pass, several workers' by each before its products:
-  // a buffer left holding a gradient by the other scheme starts from zero here.
+  // One worker's buffers must hold zeros at a step's start (Adam's pass zeroes them), several
+  // workers' are overwritten: a buffer left holding a gradient by the latter starts from zero here.
   for (auto& buffers : weight_grad_buffers_) {
     for (auto& b : buffers) b.zero_();
   }
@@ -175,7 +175,7 @@ void VaeTrainer::set_workers(int64_t workers) {
 }
 
 void VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
-                           at::Generator& generator, model::ParamStore* store) {
+                           at::Generator& generator, model::ParamStore* store, bool overwrite_buffers) {
   std::optional<model::ParamStoreScope> scope;
   if (store) scope.emplace(*store);  // a worker thread: the store is per thread
   Tensor loss;
@@ -202,7 +202,10 @@ void VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices,
   if (weight != 1.0) loss = loss * weight;
   // Into this worker's own buffers: the workers' gradients are summed inside the optimiser's pass.
   std::optional<WeightGradientScope> into_buffers;
-  if (!options_.fresh_weight_gradients) into_buffers.emplace(weights_, buffers);
+  // Several workers' first products overwrite their buffers, not a zeroing in Adam's pass (as for
+  // one worker): a buffer line zeroed by the other core would have to come back across the cores
+  // before this worker's product could add into it (Adam took 7x longer per element that way).
+  if (!options_.fresh_weight_gradients) into_buffers.emplace(weights_, buffers, overwrite_buffers);
   grads_[static_cast<size_t>(part)] =
       torch::autograd::grad({loss}, params_, /*grad_outputs=*/{}, /*retain_graph=*/false,
                             /*create_graph=*/false, /*allow_unused=*/true);
@@ -240,12 +243,6 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
       grads.clear();
       nonfinite.clear();
       nonfinite_weight_[static_cast<size_t>(w)] = -1;
-      // With several workers each zeroes its own buffers here, not in Adam's pass: a buffer
-      // zeroed by the other core has to come back across the cores before this worker's products
-      // can add into it (Adam took 7x longer per element that way).
-      if (parts > 1) {
-        for (auto& buffer : weight_grad_buffers_[static_cast<size_t>(w)]) buffer.zero_();
-      }
       const int64_t a = rows * w / parts, b = rows * (w + 1) / parts;
       if (a < b) {
         // Each worker gathers its rows into its own buffer, the same every step (the previous
@@ -258,7 +255,8 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
           gather_rows(images_, part_indices, x);
         }
         step_part(w, x, part_indices, n, static_cast<double>(b - a) / static_cast<double>(rows),
-                  parts == 1 ? generator_ : gens[static_cast<size_t>(w)], w == 0 ? nullptr : &store);
+                  parts == 1 ? generator_ : gens[static_cast<size_t>(w)], w == 0 ? nullptr : &store,
+                  /*overwrite_buffers=*/parts > 1);
         bounds[static_cast<size_t>(w)] = sum_of(bounds_[static_cast<size_t>(w)].last_per_datum());
         nonfinite = nonfinite_reason(w, bounds[static_cast<size_t>(w)]);
       }

@@ -44,10 +44,10 @@ struct FitOptions {
   // one the particles' draws differ from a one-thread run (one generator per part, seeded from
   // `seed`), but runs with the same count repeat exactly.
   int64_t workers = 1;
-  // Fresh weight-gradient tensors every step instead of per-worker buffers that the products add
-  // into and that are zeroed once a step (by Adam's pass for one worker, else by their worker
-  // before its products; the default, which saves OpenBLAS's zeroing pass of beta = 0 products):
-  // for inspecting worker_gradients() after a step. The numbers are the same either way.
+  // Fresh weight-gradient tensors every step instead of per-worker buffers (the default): one
+  // worker's products add into buffers that Adam's pass zeroes (which saves OpenBLAS's zeroing
+  // pass of beta = 0 products); several workers' first products overwrite their own buffers.
+  // For inspecting worker_gradients() after a step. The numbers are the same either way.
   bool fresh_weight_gradients = false;
   // A step whose loss or gradient holds an infinite or NaN value is skipped (no update) and
   // counted; this many in a row throw infer::NonFiniteTrainingError.
@@ -92,9 +92,10 @@ class VaeTrainer {
   // the batch's per-datum bounds.
   double step(const Tensor& indices, int64_t n);
   // Loss and gradients of part `part` (rows x of n, loss weighted by `weight`) into grads_[part];
-  // `store` is the param store to activate (worker threads) or null (the calling thread).
+  // `store` is the param store to activate (worker threads) or null (the calling thread);
+  // `overwrite_buffers`: the weight-gradient buffers' first products overwrite them (else they hold zeros).
   void step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
-                 at::Generator& generator, model::ParamStore* store);
+                 at::Generator& generator, model::ParamStore* store, bool overwrite_buffers);
   // Why part `part`'s step is not finite ("loss" or "gradient of 'name'"), or "" if it is.
   std::string nonfinite_reason(int64_t part, double bound) const;
   // Counts a skipped step; throws infer::NonFiniteTrainingError after too many in a row.
@@ -108,7 +109,7 @@ class VaeTrainer {
   std::vector<LocalBound> bounds_;          // one per worker
   std::vector<std::vector<Tensor>> grads_;  // per worker, one per parameter (undefined: none)
   // Per worker, the weight matrices' gradient buffers (WeightGradientScope): the products add
-  // into them, and they are zeroed once a step (see FitOptions); made at the worker's first step.
+  // into or overwrite them (see FitOptions); made at the worker's first step.
   std::vector<std::vector<Tensor>> weight_grad_buffers_;
   std::vector<Tensor> weights_;           // the parameters with two dimensions
   std::vector<std::string> param_names_;  // the store's parameters, known after the first step
