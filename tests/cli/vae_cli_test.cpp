@@ -1,8 +1,9 @@
 // `amortize vae`: a tiny fit on synthetic IDX files writes every output the README names, its
-// checkpoint encodes new images, and bad settings or files exit with code 2 and one stderr line
-// naming the problem.
+// checkpoint encodes new images, bad settings or files exit with code 2 and one stderr line
+// naming the problem, and training that blows up exits with code 3.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -132,6 +133,21 @@ TEST_F(VaeCliTest, BadSettingsAndFilesExitTwoWithOneLine) {
   EXPECT_TRUE(refused("vae fit --data " + (dir / "truncated").string() + " --out " + (dir / "bad").string(),
                       "train-images-idx3-ubyte"));
   EXPECT_TRUE(refused("vae encode --from " + (dir / "nope").string() + " --data x", "nope"));
+}
+
+TEST_F(VaeCliTest, TrainingThatBlowsUpStopsWithExitThree) {
+  // A learning rate of 1e30 sends the first update's parameters far out: every later step's
+  // bound is non-finite (6 steps an epoch here), and the 20th in a row, in epoch 4, stops the
+  // fit with one line after the epochs' progress lines, before any output is written.
+  const auto r = run("vae fit --data " + (dir / "data").string() + " --epochs 5 --batch-size 64 --lr 1e30 --out " +
+                     (dir / "blown").string());
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 4) << r.err;
+  EXPECT_NE(r.err.find("(5 non-finite steps skipped)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stopped in epoch 4: 20 consecutive steps with a non-finite loss or gradient"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir / "blown" / "metrics.json"));
 }
 
 }  // namespace
