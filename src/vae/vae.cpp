@@ -1,5 +1,6 @@
 #include "amortize/vae/vae.hpp"
 
+#include "amortize/infer/checkpoint.hpp"
 #include "amortize/model/module.hpp"
 #include "amortize/model/primitives.hpp"
 #include "amortize/vae/binary_image.hpp"
@@ -116,21 +117,45 @@ void Vae::save(const std::string& path) {
   decoder_->save(dec);
   archive.write("encoder", enc);
   archive.write("decoder", dec);
-  archive.save_to(path);
+  infer::write_checkpoint(archive, path);  // a temporary file renamed into place
 }
 
 void Vae::load(const std::string& path) {
   torch::serialize::InputArchive archive;
+  infer::read_checkpoint(archive, path);
+  // Module::load takes the archive's tensors as they are, whatever their shapes: loaded into
+  // copies first, the sizes are checked before this VAE's weights change.
+  Encoder encoder(options_);
+  Decoder decoder(options_);
   try {
-    archive.load_from(path);
-  } catch (const std::exception&) {
-    throw std::invalid_argument("Vae: cannot read checkpoint '" + path + "'");
+    torch::serialize::InputArchive enc, dec;
+    archive.read("encoder", enc);
+    archive.read("decoder", dec);
+    encoder->load(enc);
+    decoder->load(dec);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw infer::CheckpointError("checkpoint " + path + ": not a VAE checkpoint (" + what.substr(0, what.find('\n')) +
+                                 ")");
   }
-  torch::serialize::InputArchive enc, dec;
-  archive.read("encoder", enc);
-  archive.read("decoder", dec);
-  encoder_->load(enc);
-  decoder_->load(dec);
+  at::NoGradGuard no_grad;
+  const std::pair<torch::nn::Module*, torch::nn::Module*> pairs[] = {{encoder.get(), encoder_.get()},
+                                                                     {decoder.get(), decoder_.get()}};
+  for (const bool copy : {false, true}) {  // all checked before any is copied
+    for (const auto& [from, to] : pairs) {
+      const auto loaded = from->named_parameters();
+      for (auto& p : to->named_parameters()) {
+        const Tensor* t = loaded.find(p.key());
+        if (copy) {
+          p.value().copy_(*t);
+        } else if (!t || t->sizes() != p.value().sizes()) {
+          throw infer::CheckpointError("checkpoint " + path + ": parameter '" + p.key() + "' has shape " +
+                                       (t ? dist::shape_string(t->sizes()) : std::string("(missing)")) +
+                                       ", this VAE's is " + dist::shape_string(p.value().sizes()));
+        }
+      }
+    }
+  }
 }
 
 }  // namespace amortize::vae

@@ -104,6 +104,16 @@ TEST_F(VaeCliTest, FitWritesMetricsGridsAndACheckpointThatEncodes) {
   EXPECT_EQ(csv.rfind("image,mean[1],", 0), 0u);
   EXPECT_NE(csv.find(",sd[50]\n"), std::string::npos);
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 48);
+  EXPECT_FALSE(fs::exists(dir / "fit" / "vae.pt.tmp"));
+
+  // A truncated checkpoint: exit 2, one line naming it.
+  fs::create_directories(dir / "cut");
+  fs::copy_file(dir / "fit" / "vae.json", dir / "cut" / "vae.json", fs::copy_options::overwrite_existing);
+  fs::copy_file(dir / "fit" / "vae.pt", dir / "cut" / "vae.pt", fs::copy_options::overwrite_existing);
+  fs::resize_file(dir / "cut" / "vae.pt", fs::file_size(dir / "cut" / "vae.pt") / 2);
+  EXPECT_TRUE(refused("vae encode --from " + (dir / "cut").string() + " --data " +
+                          (dir / "data" / "t10k-images-idx3-ubyte").string() + " --out " + (dir / "cut.csv").string(),
+                      (dir / "cut" / "vae.pt").string()));
 }
 
 TEST_F(VaeCliTest, ImportanceWeightedAndTwoWorkerFitsRun) {

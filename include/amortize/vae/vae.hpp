@@ -66,7 +66,9 @@ class Vae {
   // (loc, scale) of q(z | x), without gradient.
   std::pair<Tensor, Tensor> encode(const Tensor& x);
 
-  // Saves and loads the encoder and decoder weights (LibTorch archive).
+  // Saves the encoder and decoder weights as an amortize checkpoint (infer/checkpoint.hpp: written
+  // to a temporary file, then renamed into place) and loads them; a missing, corrupt or foreign
+  // file, or one of other sizes, throws infer::CheckpointError naming it.
   void save(const std::string& path);
   void load(const std::string& path);
 

@@ -1,4 +1,5 @@
 #include "amortize/dist/discrete/bernoulli.hpp"
+#include "amortize/infer/checkpoint.hpp"
 #include "amortize/infer/elbo.hpp"
 #include "amortize/infer/trainer.hpp"
 #include "amortize/model/handlers.hpp"
@@ -411,7 +412,19 @@ TEST(VaeCheckpoint, SaveAndLoadRestoreTheEncoder) {
   b.load(path);
   EXPECT_TRUE(at::equal(a.encode(x).first, b.encode(x).first));
   EXPECT_TRUE(at::equal(a.encode(x).second, b.encode(x).second));
-  EXPECT_THROW(b.load(path + ".missing"), std::invalid_argument);
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));  // written under a temporary name, renamed
+  EXPECT_THROW(b.load(path + ".missing"), infer::CheckpointError);
+  // Other sizes, or a truncated file: a CheckpointError naming the file.
+  Vae wider(VaeOptions{Prototypes::kPixels, 24, 2}, gen(23));
+  try {
+    wider.load(path);
+    FAIL() << "loaded a checkpoint of other sizes";
+  } catch (const infer::CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  const auto size = std::filesystem::file_size(path);
+  std::filesystem::resize_file(path, size / 2);
+  EXPECT_THROW(b.load(path), infer::CheckpointError);
   std::filesystem::remove(path);
 }
 
