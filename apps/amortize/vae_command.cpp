@@ -2,6 +2,7 @@
 // metrics.json, reconstructions.png, samples.png and the checkpoint (vae.pt + vae.json);
 // `amortize vae encode` loads a checkpoint and writes the posterior means and sds of the latent
 // code for the images of an IDX file.
+#include "amortize/infer/checkpoint.hpp"
 #include "amortize/io/output_folder.hpp"
 #include "amortize/model/param_store.hpp"
 #include "amortize/vae/fashion_mnist.hpp"
@@ -37,7 +38,12 @@ struct VaeFitArgs {
   int64_t loglik_particles = 5000;
   int64_t loglik_images = 10000;
   std::string out;
+  std::string resume;  // a fit's folder to continue
 };
+
+// The options that fix a fit's training; a resumed fit keeps its run's (vae.json's "fit").
+const char* const kTrainingOptions[] = {"--data", "--objective", "--particles", "--batch-size",
+                                        "--lr",   "--seed",      "--threads",   "--parallel"};
 
 struct VaeEncodeArgs {
   std::string from;
@@ -52,8 +58,49 @@ nlohmann::json options_json(const vae::VaeOptions& o) {
   return {{"pixels", o.pixels}, {"hidden", o.hidden}, {"latent", o.latent}};
 }
 
-int run_fit(const VaeFitArgs& a) {
+nlohmann::json fit_settings_json(const VaeFitArgs& a, int64_t particles) {
+  return {{"data", a.data},   {"objective", a.objective}, {"particles", particles},  {"batch_size", a.batch_size},
+          {"lr", a.learning_rate}, {"seed", a.seed},      {"threads", a.threads},    {"parallel", a.parallel}};
+}
+
+// `--resume DIR`: the training settings of the fit in DIR (its vae.json) replace a's; `given`
+// lists the training options set on the command line, which must be left out.
+void load_resumed(VaeFitArgs& a, const std::vector<std::string>& given) {
+  if (!given.empty()) {
+    throw std::invalid_argument(given.front() + ": a resumed fit keeps its run's setting (" + a.resume +
+                                "/vae.json); leave it out");
+  }
+  std::error_code ec;
+  if (!a.out.empty() && !fs::equivalent(a.out, a.resume, ec)) {
+    throw std::invalid_argument("--out must be left out or equal the --resume folder");
+  }
+  const fs::path config_path = fs::path(a.resume) / "vae.json";
+  std::ifstream in(config_path);
+  if (!in) throw io::DataError(a.resume + ": no fit to resume (missing vae.json)");
+  try {
+    const auto config = nlohmann::json::parse(in);
+    const auto& fit = config.at("fit");
+    a.data = fit.at("data").get<std::string>();
+    a.objective = fit.at("objective").get<std::string>();
+    a.particles = fit.at("particles").get<int64_t>();
+    a.batch_size = fit.at("batch_size").get<int64_t>();
+    a.learning_rate = fit.at("lr").get<double>();
+    a.seed = fit.at("seed").get<uint64_t>();
+    a.threads = fit.at("threads").get<int>();
+    a.parallel = fit.at("parallel").get<std::string>();
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw io::DataError(config_path.string() + ": not the settings of a vae fit (" + what.substr(0, what.find('\n')) +
+                        ")");
+  }
+  a.out = a.resume;
+}
+
+int run_fit(VaeFitArgs a, const std::vector<std::string>& given) {
   if (a.epochs < 1) throw std::invalid_argument("--epochs must be at least 1");
+  const bool resuming = !a.resume.empty();
+  if (resuming) load_resumed(a, given);
+  if (a.out.empty()) throw std::invalid_argument("--out is required (or --resume DIR)");
   const int64_t particles = a.particles > 0 ? a.particles : (a.objective == "iwae" ? 5 : 1);
   const auto dir = a.data == "fashion-mnist" ? std::string(vae::kFashionMnistDir) : a.data;
   const auto data = vae::load_fashion_mnist(dir);
@@ -76,17 +123,38 @@ int run_fit(const VaeFitArgs& a) {
   fit.seed = a.seed;
   fit.workers = data_parallel ? a.threads : 1;
   vae::VaeTrainer trainer(net, data.train, fit);
+  const fs::path state_path = fs::path(a.out) / "trainer.pt", weights_path = fs::path(a.out) / "vae.pt";
+  nlohmann::json epochs = nlohmann::json::array();  // every epoch's figures, resumed ones included
+  if (resuming) {
+    const std::string record = trainer.load_state(state_path.string());
+    epochs = nlohmann::json::parse(record, nullptr, /*allow_exceptions=*/false);
+    if (!epochs.is_array() || static_cast<int64_t>(epochs.size()) != trainer.epochs_done()) {
+      throw infer::CheckpointError("checkpoint " + state_path.string() + ": its record of the epochs is damaged");
+    }
+    if (trainer.epochs_done() >= a.epochs) {
+      throw std::invalid_argument("--epochs " + std::to_string(a.epochs) + ": the fit in " + a.out + " has trained " +
+                                  std::to_string(trainer.epochs_done()) + " already (--epochs counts them all)");
+    }
+  } else {
+    io::write_file_atomically(fs::path(a.out) / "vae.json", nlohmann::json{{"model", options_json(options)},
+                                                                           {"weights", "vae.pt"},
+                                                                           {"trainer", "trainer.pt"},
+                                                                           {"fit", fit_settings_json(a, particles)}}
+                                                                .dump(2) +
+                                                                "\n");
+  }
 
   nlohmann::json metrics;
-  std::vector<double> seconds;
-  for (int64_t e = 0; e < a.epochs; ++e) {
+  for (int64_t e = trainer.epochs_done(); e < a.epochs; ++e) {
     vae::set_threads(training_blas);
     const auto r = trainer.epoch();
     vae::set_threads(a.threads);
     const auto test = vae::evaluate(net, data.test, vae::BoundKind::Elbo, 1, generator(a.seed + 1000 + e));
-    seconds.push_back(r.seconds);
-    metrics["epochs"].push_back({{"epoch", r.epoch}, {"seconds", r.seconds}, {"train_bound", r.train_bound},
-                                 {"test_elbo", test.per_image}, {"skipped_steps", r.skipped_steps}});
+    epochs.push_back({{"epoch", r.epoch}, {"seconds", r.seconds}, {"train_bound", r.train_bound},
+                      {"test_elbo", test.per_image}, {"skipped_steps", r.skipped_steps}});
+    // Every epoch: the state to resume from (one file, renamed into place), then the weights.
+    trainer.save_state(state_path.string(), epochs.dump());
+    net.save(weights_path.string());
     std::cerr << "vae fit: epoch " << r.epoch << " in " << std::setprecision(4) << r.seconds << " s, train "
               << a.objective << " " << r.train_bound << ", test ELBO " << test.per_image << " nats per image";
     if (r.skipped_steps > 0) std::cerr << " (" << r.skipped_steps << " non-finite steps skipped)";
@@ -94,6 +162,9 @@ int run_fit(const VaeFitArgs& a) {
     metrics["train_elbo"] = r.train_bound;
     metrics["test_elbo"] = test.per_image;
   }
+  metrics["epochs"] = epochs;
+  std::vector<double> seconds;
+  for (const auto& e : epochs) seconds.push_back(e.at("seconds").get<double>());
   std::vector<double> sorted = seconds;
   std::sort(sorted.begin(), sorted.end());
   metrics["seconds_per_epoch"] = sorted[sorted.size() / 2];
@@ -133,11 +204,8 @@ int run_fit(const VaeFitArgs& a) {
   const auto z = at::randn({64, options.latent}, generator(a.seed + 3000), data.test.options());
   vae::write_png_grid((fs::path(a.out) / "samples.png").string(), net.decode_probs(z), 8);
 
-  net.save((fs::path(a.out) / "vae.pt").string());
-  io::write_file_atomically(fs::path(a.out) / "vae.json",
-                            nlohmann::json{{"model", options_json(options)}, {"weights", "vae.pt"}}.dump(2) + "\n");
   io::write_file_atomically(fs::path(a.out) / "metrics.json", metrics.dump(2) + "\n");
-  std::cout << "vae fit: " << a.epochs << " epochs, " << metrics["seconds_per_epoch"].get<double>()
+  std::cout << "vae fit: " << a.epochs << " epochs" << (resuming ? " (resumed)" : "") << ", " << metrics["seconds_per_epoch"].get<double>()
             << " s per epoch, test ELBO " << metrics["test_elbo"].get<double>() << " nats per image; wrote "
             << (fs::path(a.out) / "metrics.json").string() << "\n";
   return 0;
@@ -215,14 +283,23 @@ Runner add_vae_command(CLI::App& app) {
   fit->add_option("--loglik-images", fit_args->loglik_images, "Test images for the log-likelihood estimate (0: skip)")
       ->check(non_negative())
       ->capture_default_str();
-  fit->add_option("--out", fit_args->out, "Output folder")->required();
+  fit->add_option("--out", fit_args->out, "Output folder (required unless --resume)");
+  fit->add_option("--resume", fit_args->resume,
+                  "Continue the fit in this folder to --epochs in all, with its settings (the training options must be left out)");
   auto encode_args = std::make_shared<VaeEncodeArgs>();
   auto* encode = vae_cmd->add_subcommand("encode", "Posterior means and sds of the latent code for new images");
   encode->add_option("--from", encode_args->from, "Folder of a `vae fit` run")->required();
   encode->add_option("--data", encode_args->data, "IDX image file (N x 28 x 28, uint8 or float; .gz allowed)")->required();
   encode->add_option("--out", encode_args->out, "CSV file (default: FROM/encodings.csv)");
   encode->add_option("--threads", encode_args->threads, "OpenBLAS threads")->check(positive());
-  return [fit, fit_args, encode_args] { return fit->parsed() ? run_fit(*fit_args) : run_encode(*encode_args); };
+  return [fit, fit_args, encode_args] {
+    if (!fit->parsed()) return run_encode(*encode_args);
+    std::vector<std::string> given;
+    for (const char* name : kTrainingOptions) {
+      if (fit->get_option(name)->count() > 0) given.push_back(name);
+    }
+    return run_fit(*fit_args, given);
+  };
 }
 
 }  // namespace amortize::cli

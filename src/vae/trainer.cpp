@@ -1,14 +1,18 @@
 #include "amortize/vae/trainer.hpp"
 
 #include "amortize/dist/validation.hpp"
+#include "amortize/infer/checkpoint.hpp"
 #include "amortize/infer/optim/adam.hpp"
 #include "amortize/infer/trainer.hpp"
 #include "amortize/model/handlers.hpp"
+#include "amortize/model/module.hpp"
 #include "amortize/model/param_store.hpp"
 #include "amortize/vae/fused_ops.hpp"
 #include "kernels.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 #include <malloc.h>
 #include <time.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -18,6 +22,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -184,17 +189,7 @@ void VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices,
     loss =
         bounds_[static_cast<size_t>(part)].loss([&] { vae_.model(x, indices, n); }, [&] { vae_.guide(x, indices, n); });
   }
-  if (params_.empty()) {  // the first step (one part): the model and guide have registered their parameters
-    auto& active = model::active_param_store();
-    for (const auto& name : active.names()) {
-      param_names_.push_back(name);
-      params_.push_back(active.entry(name).unconstrained);
-      if (params_.back().dim() == 2) {
-        weights_.push_back(params_.back());
-        weight_names_.push_back(name);
-      }
-    }
-  }
+  if (params_.empty()) collect_parameters();  // the first step (one part): the model and guide registered them
   auto& buffers = weight_grad_buffers_[static_cast<size_t>(part)];
   if (buffers.empty() && !options_.fresh_weight_gradients) {
     for (const auto& w : weights_) buffers.push_back(at::zeros_like(w, at::MemoryFormat::Contiguous));
@@ -210,6 +205,91 @@ void VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices,
       torch::autograd::grad({loss}, params_, /*grad_outputs=*/{}, /*retain_graph=*/false,
                             /*create_graph=*/false, /*allow_unused=*/true);
   nonfinite_weight_[static_cast<size_t>(part)] = into_buffers ? into_buffers->first_nonfinite() : -1;
+}
+
+void VaeTrainer::collect_parameters() {
+  auto& active = model::active_param_store();
+  for (const auto& name : active.names()) {
+    param_names_.push_back(name);
+    params_.push_back(active.entry(name).unconstrained);
+    if (params_.back().dim() == 2) {
+      weights_.push_back(params_.back());
+      weight_names_.push_back(name);
+    }
+  }
+}
+
+void VaeTrainer::make_optimizer() {
+  adam_ = std::make_unique<infer::optim::Adam>(options_.learning_rate);
+  for (size_t i = 0; i < params_.size(); ++i) adam_->add_parameter(param_names_[i], params_[i]);
+}
+
+void VaeTrainer::save_state(const std::string& path, const std::string& record) const {
+  torch::serialize::OutputArchive archive;
+  std::map<std::string, Tensor> params;
+  for (size_t i = 0; i < params_.size(); ++i) params.emplace(param_names_[i], params_[i]);
+  infer::write_named_tensors(archive, "params", params);
+  archive.write("record", c10::IValue(record));
+  if (adam_) {
+    torch::serialize::OutputArchive optimizer;
+    adam_->save(optimizer);
+    archive.write("optimizer", optimizer);
+  }
+  archive.write("rng", generator_.get_state(), /*is_buffer=*/true);
+  archive.write("epochs", c10::IValue(epochs_));
+  archive.write("skipped", c10::IValue(skipped_steps_));
+  archive.write("consecutive_nonfinite", c10::IValue(consecutive_nonfinite_));
+  infer::write_checkpoint(archive, path);
+}
+
+std::string VaeTrainer::load_state(const std::string& path) {
+  if (epochs_ > 0 || !params_.empty()) throw std::logic_error("VaeTrainer::load_state: only before the first step");
+  torch::serialize::InputArchive archive;
+  infer::read_checkpoint(archive, path);
+  try {
+    // The parameters as the model and guide register them (model::module), in the active store.
+    model::register_module_parameters("encoder", *vae_.encoder().ptr());
+    model::register_module_parameters("decoder", *vae_.decoder().ptr());
+    collect_parameters();
+    const auto saved = infer::read_named_tensors(archive, "params");
+    if (!saved.empty()) {  // empty: saved before the first step, the VAE's own weights stand
+      for (size_t i = 0; i < params_.size(); ++i) {
+        const auto it = saved.find(param_names_[i]);
+        if (it == saved.end() || it->second.sizes() != params_[i].sizes()) {
+          throw infer::CheckpointError("checkpoint " + path + ": parameter '" + param_names_[i] +
+                                       (it == saved.end() ? "' is missing" : "' has another shape"));
+        }
+      }
+      at::NoGradGuard no_grad;
+      for (size_t i = 0; i < params_.size(); ++i) params_[i].copy_(saved.at(param_names_[i]));
+    }
+    torch::serialize::InputArchive optimizer;
+    if (archive.try_read("optimizer", optimizer)) {
+      make_optimizer();
+      adam_->load(optimizer);
+    }
+    Tensor rng;
+    archive.read("rng", rng);
+    c10::IValue epochs, skipped, consecutive, record;
+    archive.read("record", record);
+    archive.read("epochs", epochs);
+    archive.read("skipped", skipped);
+    archive.read("consecutive_nonfinite", consecutive);
+    {
+      std::lock_guard<std::mutex> lock(generator_.mutex());
+      generator_.set_state(rng);
+    }
+    epochs_ = epochs.toInt();
+    skipped_steps_ = skipped.toInt();
+    consecutive_nonfinite_ = consecutive.toInt();
+    return record.toStringRef();
+  } catch (const infer::CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw infer::CheckpointError("checkpoint " + path + ": not a VAE trainer's state (" +
+                                 what.substr(0, what.find('\n')) + ")");
+  }
 }
 
 double VaeTrainer::step(const Tensor& indices, int64_t n) {
@@ -270,10 +350,7 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
       for (const auto& reason : nonfinite_) skipped = skipped || !reason.empty();
       if (skipped) return;  // no update: the caller counts the step as skipped
       try {
-        if (!adam_) {
-          adam_ = std::make_unique<infer::optim::Adam>(options_.learning_rate);
-          for (size_t i = 0; i < params_.size(); ++i) adam_->add_parameter(param_names_[i], params_[i]);
-        }
+        if (!adam_) make_optimizer();
         std::vector<std::vector<Tensor>> worker_grads(grads_.begin(), grads_.begin() + parts);
         // One worker: its buffers are zeroed in the same pass, ready for the next step.
         adam_->begin_partitioned_step(param_names_, worker_grads, 1.0,

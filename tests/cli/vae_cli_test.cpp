@@ -1,6 +1,7 @@
 // `amortize vae`: a tiny fit on synthetic IDX files writes every output the README names, its
 // checkpoint encodes new images, bad settings or files exit with code 2 and one stderr line
-// naming the problem, and training that blows up exits with code 3.
+// naming the problem, a resumed fit ends where the uninterrupted one does, and training that
+// blows up exits with code 3.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -143,6 +144,36 @@ TEST_F(VaeCliTest, BadSettingsAndFilesExitTwoWithOneLine) {
   EXPECT_TRUE(refused("vae fit --data " + (dir / "truncated").string() + " --out " + (dir / "bad").string(),
                       "train-images-idx3-ubyte"));
   EXPECT_TRUE(refused("vae encode --from " + (dir / "nope").string() + " --data x", "nope"));
+}
+
+TEST_F(VaeCliTest, AResumedFitEndsWhereTheUninterruptedOneDoes) {
+  const std::string settings = " --data " + (dir / "data").string() +
+                               " --batch-size 64 --threads 2 --objective iwae --particles 3 --loglik-images 8 "
+                               "--loglik-particles 20";
+  const auto straight = run("vae fit --epochs 3 --out " + (dir / "straight").string() + settings);
+  ASSERT_EQ(straight.code, 0) << straight.err;
+  const auto first = run("vae fit --epochs 1 --out " + (dir / "resumed").string() + settings);
+  ASSERT_EQ(first.code, 0) << first.err;
+  const auto rest = run("vae fit --resume " + (dir / "resumed").string() + " --epochs 3 --loglik-images 8 --loglik-particles 20");
+  ASSERT_EQ(rest.code, 0) << rest.err;
+  EXPECT_EQ(read_text(dir / "straight" / "vae.pt"), read_text(dir / "resumed" / "vae.pt"));
+  const auto a = nlohmann::json::parse(read_text(dir / "straight" / "metrics.json"));
+  const auto b = nlohmann::json::parse(read_text(dir / "resumed" / "metrics.json"));
+  ASSERT_EQ(b["epochs"].size(), 3u);
+  for (size_t e = 0; e < 3; ++e) {
+    EXPECT_EQ(a["epochs"][e]["train_bound"], b["epochs"][e]["train_bound"]) << "epoch " << e + 1;
+    EXPECT_EQ(a["epochs"][e]["test_elbo"], b["epochs"][e]["test_elbo"]) << "epoch " << e + 1;
+  }
+  EXPECT_EQ(a["test_loglik_is20"], b["test_loglik_is20"]);
+  EXPECT_EQ(b["objective"], "iwae");
+  EXPECT_EQ(b["threads"]["workers"], 2);
+
+  const std::string resume = "vae fit --resume " + (dir / "resumed").string();
+  EXPECT_TRUE(refused(resume + " --epochs 5 --lr 0.1", "--lr: a resumed fit keeps its run's setting"));
+  EXPECT_TRUE(refused(resume + " --epochs 3", "has trained 3 already"));
+  EXPECT_TRUE(refused(resume + " --epochs 5 --out " + (dir / "elsewhere").string(), "--out must be left out"));
+  EXPECT_TRUE(refused("vae fit --resume " + (dir / "nope").string() + " --epochs 5", "no fit to resume"));
+  EXPECT_TRUE(refused("vae fit --epochs 1", "--out is required"));
 }
 
 TEST_F(VaeCliTest, TrainingThatBlowsUpStopsWithExitThree) {

@@ -84,8 +84,18 @@ class VaeTrainer {
   // buffers, which the update leaves zero with one worker.
   const std::vector<std::vector<Tensor>>& worker_gradients() const { return grads_; }
   const std::vector<std::string>& parameter_names() const { return param_names_; }
-  // Steps skipped for a non-finite loss or gradient since construction.
+  // Steps skipped for a non-finite loss or gradient (over the whole run, resumed ones included).
   int64_t skipped_steps() const { return skipped_steps_; }
+  // Epochs trained (over the whole run).
+  int64_t epochs_done() const { return epochs_; }
+  // The training state (the parameters, Adam's moments and step counts, the generator, the epoch
+  // and non-finite counters) and the caller's `record` (say, the epochs' figures) as one amortize
+  // checkpoint (infer/checkpoint.hpp: a temporary file renamed into place). A trainer with the same
+  // VAE sizes and settings that loads it before its first epoch continues exactly as the saved
+  // run would have, given the same number of workers; load_state returns the record. A missing,
+  // corrupt or foreign file, or parameters of other shapes, throw infer::CheckpointError.
+  void save_state(const std::string& path, const std::string& record = "") const;
+  std::string load_state(const std::string& path);
 
  private:
   // One step on the images' rows `indices` (of n), split over the workers; returns the sum of
@@ -96,6 +106,9 @@ class VaeTrainer {
   // `overwrite_buffers`: the weight-gradient buffers' first products overwrite them (else they hold zeros).
   void step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
                  at::Generator& generator, model::ParamStore* store, bool overwrite_buffers);
+  // The active store's parameters, in its order (params_, param_names_, weights_, weight_names_).
+  void collect_parameters();
+  void make_optimizer();  // Adam over params_
   // Why part `part`'s step is not finite ("loss" or "gradient of 'name'"), or "" if it is.
   std::string nonfinite_reason(int64_t part, double bound) const;
   // Counts a skipped step; throws infer::NonFiniteTrainingError after too many in a row.

@@ -402,6 +402,64 @@ TEST(VaeTrainer, TooManyConsecutiveNonFiniteStepsStopWithTheParametersUntouched)
   EXPECT_THROW(VaeTrainer(net, data.images(8, 1), bad), std::invalid_argument);
 }
 
+TEST(VaeCheckpoint, AResumedTrainerContinuesExactlyAsTheUninterruptedRun) {
+  Prototypes data;
+  const Tensor train = data.images(96, 8);
+  const auto dir = std::filesystem::temp_directory_path() / "amortize_vae_resume_test";
+  std::filesystem::create_directories(dir);
+  const auto state = (dir / "trainer.pt").string();
+  auto parameters_of = [](const model::ParamStore& store, const VaeTrainer& trainer) {
+    std::vector<Tensor> out;
+    for (const auto& name : trainer.parameter_names()) out.push_back(store.entry(name).unconstrained.detach().clone());
+    return out;
+  };
+  for (int64_t workers : {1, 2}) {
+    auto fit = tiny_fit(BoundKind::ImportanceWeighted, 3, workers);
+    std::vector<double> straight_bounds;
+    std::vector<Tensor> straight;
+    {
+      model::ParamStore store;
+      model::ParamStoreScope scope(store);
+      Vae net(tiny(), gen(10));
+      VaeTrainer trainer(net, train, fit);
+      for (int e = 0; e < 4; ++e) straight_bounds.push_back(trainer.epoch().train_bound);
+      straight = parameters_of(store, trainer);
+    }
+    {
+      model::ParamStore store;
+      model::ParamStoreScope scope(store);
+      Vae net(tiny(), gen(10));
+      VaeTrainer trainer(net, train, fit);
+      for (int e = 0; e < 2; ++e) trainer.epoch();
+      trainer.save_state(state, "epochs 1-2");
+    }
+    model::ParamStore store;
+    model::ParamStoreScope scope(store);
+    Vae net(tiny(), gen(99));  // other initial weights: the state holds the parameters
+    VaeTrainer trainer(net, train, fit);
+    EXPECT_EQ(trainer.load_state(state), "epochs 1-2");
+    EXPECT_EQ(trainer.epochs_done(), 2);
+    for (int e = 2; e < 4; ++e) {
+      const auto r = trainer.epoch();
+      EXPECT_EQ(r.epoch, e + 1);
+      EXPECT_EQ(r.train_bound, straight_bounds[static_cast<size_t>(e)]) << workers << " workers, epoch " << e + 1;
+    }
+    const auto resumed = parameters_of(store, trainer);
+    ASSERT_EQ(resumed.size(), straight.size());
+    for (size_t i = 0; i < straight.size(); ++i) {
+      EXPECT_TRUE(at::equal(resumed[i], straight[i])) << workers << " workers, parameter " << i;
+    }
+    EXPECT_THROW(trainer.load_state(state), std::logic_error);  // only before the first step
+  }
+  std::filesystem::resize_file(state, std::filesystem::file_size(state) / 2);
+  model::ParamStore store;
+  model::ParamStoreScope scope(store);
+  Vae net(tiny(), gen(10));
+  VaeTrainer trainer(net, train, tiny_fit(BoundKind::Elbo, 1));
+  EXPECT_THROW(trainer.load_state(state), infer::CheckpointError);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(VaeCheckpoint, SaveAndLoadRestoreTheEncoder) {
   const auto path = (std::filesystem::temp_directory_path() / "amortize_vae_test.pt").string();
   Vae a(tiny(), gen(20));
