@@ -59,8 +59,10 @@ nlohmann::json options_json(const vae::VaeOptions& o) {
 }
 
 nlohmann::json fit_settings_json(const VaeFitArgs& a, int64_t particles) {
-  return {{"data", a.data},   {"objective", a.objective}, {"particles", particles},  {"batch_size", a.batch_size},
-          {"lr", a.learning_rate}, {"seed", a.seed},      {"threads", a.threads},    {"parallel", a.parallel}};
+  // An absolute data folder, so that the fit resumes from any working directory.
+  const std::string data = a.data == "fashion-mnist" ? a.data : fs::absolute(a.data).lexically_normal().string();
+  return {{"data", data},          {"objective", a.objective}, {"particles", particles}, {"batch_size", a.batch_size},
+          {"lr", a.learning_rate}, {"seed", a.seed},           {"threads", a.threads},   {"parallel", a.parallel}};
 }
 
 // `--resume DIR`: the training settings of the fit in DIR (its vae.json) replace a's; `given`
@@ -88,6 +90,10 @@ void load_resumed(VaeFitArgs& a, const std::vector<std::string>& given) {
     a.seed = fit.at("seed").get<uint64_t>();
     a.threads = fit.at("threads").get<int>();
     a.parallel = fit.at("parallel").get<std::string>();
+    if ((a.objective != "elbo" && a.objective != "iwae") || (a.parallel != "data" && a.parallel != "blas") ||
+        a.particles < 1 || a.batch_size < 1 || !(a.learning_rate > 0) || a.threads < 1) {
+      throw std::invalid_argument("a setting is out of range");
+    }
   } catch (const std::exception& e) {
     const std::string what = e.what();
     throw io::DataError(config_path.string() + ": not the settings of a vae fit (" + what.substr(0, what.find('\n')) +
@@ -136,11 +142,13 @@ int run_fit(VaeFitArgs a, const std::vector<std::string>& given) {
                                   std::to_string(trainer.epochs_done()) + " already (--epochs counts them all)");
     }
   } else {
+    std::error_code ec;
+    fs::remove(state_path, ec);  // an older fit's state in this folder must not pair with these settings
     io::write_file_atomically(fs::path(a.out) / "vae.json", nlohmann::json{{"model", options_json(options)},
                                                                            {"weights", "vae.pt"},
                                                                            {"trainer", "trainer.pt"},
                                                                            {"fit", fit_settings_json(a, particles)}}
-                                                                .dump(2) +
+                                                                    .dump(2) +
                                                                 "\n");
   }
 
@@ -150,11 +158,15 @@ int run_fit(VaeFitArgs a, const std::vector<std::string>& given) {
     const auto r = trainer.epoch();
     vae::set_threads(a.threads);
     const auto test = vae::evaluate(net, data.test, vae::BoundKind::Elbo, 1, generator(a.seed + 1000 + e));
-    epochs.push_back({{"epoch", r.epoch}, {"seconds", r.seconds}, {"train_bound", r.train_bound},
-                      {"test_elbo", test.per_image}, {"skipped_steps", r.skipped_steps}});
-    // Every epoch: the state to resume from (one file, renamed into place), then the weights.
-    trainer.save_state(state_path.string(), epochs.dump());
+    epochs.push_back({{"epoch", r.epoch},
+                      {"seconds", r.seconds},
+                      {"train_bound", r.train_bound},
+                      {"test_elbo", test.per_image},
+                      {"skipped_steps", r.skipped_steps}});
+    // Every epoch: the weights, then the state to resume from (one file, renamed into place),
+    // which commits the epoch: a crash between the two leaves the weights one epoch ahead.
     net.save(weights_path.string());
+    trainer.save_state(state_path.string(), epochs.dump());
     std::cerr << "vae fit: epoch " << r.epoch << " in " << std::setprecision(4) << r.seconds << " s, train "
               << a.objective << " " << r.train_bound << ", test ELBO " << test.per_image << " nats per image";
     if (r.skipped_steps > 0) std::cerr << " (" << r.skipped_steps << " non-finite steps skipped)";
@@ -186,7 +198,8 @@ int run_fit(VaeFitArgs a, const std::vector<std::string>& given) {
     const auto images = data.test.slice(0, 0, std::min<int64_t>(a.loglik_images, data.test.size(0)));
     std::cerr << "vae fit: test log-likelihood by importance sampling, K = " << a.loglik_particles << " on "
               << images.size(0) << " images\n";
-    const auto ll = vae::evaluate(net, images, vae::BoundKind::ImportanceWeighted, a.loglik_particles, generator(a.seed + 2000));
+    const auto ll =
+        vae::evaluate(net, images, vae::BoundKind::ImportanceWeighted, a.loglik_particles, generator(a.seed + 2000));
     const std::string key = "test_loglik_is" + std::to_string(a.loglik_particles);
     metrics[key] = ll.per_image;
     metrics[key + "_images"] = ll.images;
@@ -205,8 +218,9 @@ int run_fit(VaeFitArgs a, const std::vector<std::string>& given) {
   vae::write_png_grid((fs::path(a.out) / "samples.png").string(), net.decode_probs(z), 8);
 
   io::write_file_atomically(fs::path(a.out) / "metrics.json", metrics.dump(2) + "\n");
-  std::cout << "vae fit: " << a.epochs << " epochs" << (resuming ? " (resumed)" : "") << ", " << metrics["seconds_per_epoch"].get<double>()
-            << " s per epoch, test ELBO " << metrics["test_elbo"].get<double>() << " nats per image; wrote "
+  std::cout << "vae fit: " << a.epochs << " epochs" << (resuming ? " (resumed)" : "") << ", "
+            << metrics["seconds_per_epoch"].get<double>() << " s per epoch, test ELBO "
+            << metrics["test_elbo"].get<double>() << " nats per image; wrote "
             << (fs::path(a.out) / "metrics.json").string() << "\n";
   return 0;
 }
@@ -259,7 +273,9 @@ Runner add_vae_command(CLI::App& app) {
   vae_cmd->require_subcommand(1);
   auto fit_args = std::make_shared<VaeFitArgs>();
   auto* fit = vae_cmd->add_subcommand("fit", "Train the VAE; writes metrics.json, PNG grids and the checkpoint");
-  fit->add_option("--data", fit_args->data, "'fashion-mnist' (Debian's dataset-fashion-mnist) or a folder with IDX files of its names (28 x 28 images)")
+  fit->add_option(
+         "--data", fit_args->data,
+         "'fashion-mnist' (Debian's dataset-fashion-mnist) or a folder with IDX files of its names (28 x 28 images)")
       ->capture_default_str();
   fit->add_option("--epochs", fit_args->epochs, "Passes over the 60,000 training images")->capture_default_str();
   fit->add_option("--objective", fit_args->objective, "elbo or iwae (importance-weighted, per image)")
@@ -284,12 +300,14 @@ Runner add_vae_command(CLI::App& app) {
       ->check(non_negative())
       ->capture_default_str();
   fit->add_option("--out", fit_args->out, "Output folder (required unless --resume)");
-  fit->add_option("--resume", fit_args->resume,
-                  "Continue the fit in this folder to --epochs in all, with its settings (the training options must be left out)");
+  fit->add_option(
+      "--resume", fit_args->resume,
+      "Continue the fit in this folder to --epochs in all, with its settings (the training options must be left out)");
   auto encode_args = std::make_shared<VaeEncodeArgs>();
   auto* encode = vae_cmd->add_subcommand("encode", "Posterior means and sds of the latent code for new images");
   encode->add_option("--from", encode_args->from, "Folder of a `vae fit` run")->required();
-  encode->add_option("--data", encode_args->data, "IDX image file (N x 28 x 28, uint8 or float; .gz allowed)")->required();
+  encode->add_option("--data", encode_args->data, "IDX image file (N x 28 x 28, uint8 or float; .gz allowed)")
+      ->required();
   encode->add_option("--out", encode_args->out, "CSV file (default: FROM/encodings.csv)");
   encode->add_option("--threads", encode_args->threads, "OpenBLAS threads")->check(positive());
   return [fit, fit_args, encode_args] {

@@ -11,15 +11,16 @@
 #include "kernels.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
 #include <malloc.h>
 #include <time.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 
+#include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <map>
@@ -246,50 +247,70 @@ std::string VaeTrainer::load_state(const std::string& path) {
   if (epochs_ > 0 || !params_.empty()) throw std::logic_error("VaeTrainer::load_state: only before the first step");
   torch::serialize::InputArchive archive;
   infer::read_checkpoint(archive, path);
+  auto refuse = [&](const std::string& why) { return infer::CheckpointError("checkpoint " + path + ": " + why); };
+  // Everything is read and checked before anything of this trainer changes.
+  std::map<std::string, Tensor> saved;
+  Tensor rng;
+  c10::IValue epochs, skipped, consecutive, record;
+  torch::serialize::InputArchive optimizer;
+  bool has_optimizer = false;
   try {
-    // The parameters as the model and guide register them (model::module), in the active store.
-    model::register_module_parameters("encoder", *vae_.encoder().ptr());
-    model::register_module_parameters("decoder", *vae_.decoder().ptr());
-    collect_parameters();
-    const auto saved = infer::read_named_tensors(archive, "params");
-    if (!saved.empty()) {  // empty: saved before the first step, the VAE's own weights stand
-      for (size_t i = 0; i < params_.size(); ++i) {
-        const auto it = saved.find(param_names_[i]);
-        if (it == saved.end() || it->second.sizes() != params_[i].sizes()) {
-          throw infer::CheckpointError("checkpoint " + path + ": parameter '" + param_names_[i] +
-                                       (it == saved.end() ? "' is missing" : "' has another shape"));
-        }
-      }
-      at::NoGradGuard no_grad;
-      for (size_t i = 0; i < params_.size(); ++i) params_[i].copy_(saved.at(param_names_[i]));
-    }
-    torch::serialize::InputArchive optimizer;
-    if (archive.try_read("optimizer", optimizer)) {
-      make_optimizer();
-      adam_->load(optimizer);
-    }
-    Tensor rng;
+    saved = infer::read_named_tensors(archive, "params");
+    has_optimizer = archive.try_read("optimizer", optimizer);
     archive.read("rng", rng);
-    c10::IValue epochs, skipped, consecutive, record;
     archive.read("record", record);
     archive.read("epochs", epochs);
     archive.read("skipped", skipped);
     archive.read("consecutive_nonfinite", consecutive);
-    {
-      std::lock_guard<std::mutex> lock(generator_.mutex());
-      generator_.set_state(rng);
-    }
-    epochs_ = epochs.toInt();
-    skipped_steps_ = skipped.toInt();
-    consecutive_nonfinite_ = consecutive.toInt();
-    return record.toStringRef();
-  } catch (const infer::CheckpointError&) {
-    throw;
   } catch (const std::exception& e) {
     const std::string what = e.what();
-    throw infer::CheckpointError("checkpoint " + path + ": not a VAE trainer's state (" +
-                                 what.substr(0, what.find('\n')) + ")");
+    throw refuse("not a VAE trainer's state (" + what.substr(0, what.find('\n')) + ")");
   }
+  if (!record.isString() || !epochs.isInt() || !skipped.isInt() || !consecutive.isInt()) {
+    throw refuse("not a VAE trainer's state (a counter or the record has the wrong type)");
+  }
+  const Tensor generator_before = generator_.get_state();
+  try {  // first, as the one step that can still fail without changing anything else
+    std::lock_guard<std::mutex> lock(generator_.mutex());
+    generator_.set_state(rng);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw refuse("its generator state does not fit (" + what.substr(0, what.find('\n')) + ")");
+  }
+  if (!saved.empty()) {  // else saved before the first step: that step registers the parameters
+    // The parameters as the model and guide register them (model::module), in the active store.
+    model::register_module_parameters("encoder", *vae_.encoder().ptr());
+    model::register_module_parameters("decoder", *vae_.decoder().ptr());
+    collect_parameters();
+    try {
+      for (size_t i = 0; i < params_.size(); ++i) {
+        const auto it = saved.find(param_names_[i]);
+        if (it == saved.end() || it->second.sizes() != params_[i].sizes()) {
+          throw refuse("parameter '" + param_names_[i] + (it == saved.end() ? "' is missing" : "' has another shape"));
+        }
+      }
+      if (has_optimizer) {
+        make_optimizer();
+        adam_->load(optimizer);
+      }
+    } catch (const std::exception& e) {
+      params_.clear();
+      param_names_.clear();
+      weights_.clear();
+      weight_names_.clear();
+      adam_.reset();
+      generator_.set_state(generator_before);
+      if (dynamic_cast<const infer::CheckpointError*>(&e)) throw;
+      const std::string what = e.what();
+      throw refuse("its optimiser state does not fit (" + what.substr(0, what.find('\n')) + ")");
+    }
+    at::NoGradGuard no_grad;
+    for (size_t i = 0; i < params_.size(); ++i) params_[i].copy_(saved.at(param_names_[i]));
+  }
+  epochs_ = epochs.toInt();
+  skipped_steps_ = skipped.toInt();
+  consecutive_nonfinite_ = consecutive.toInt();
+  return record.toStringRef();
 }
 
 double VaeTrainer::step(const Tensor& indices, int64_t n) {
@@ -389,12 +410,17 @@ std::string VaeTrainer::nonfinite_reason(int64_t part, double bound) const {
   if (!std::isfinite(bound)) return "loss";
   const int64_t weight = nonfinite_weight_[static_cast<size_t>(part)];
   if (weight >= 0) return "gradient of '" + weight_names_[static_cast<size_t>(weight)] + "'";
-  // The weights' buffers were checked after their products (WeightGradientScope); the rest here.
-  const bool buffered = !options_.fresh_weight_gradients;
+  // The weights' buffers were checked after their products (WeightGradientScope); the rest here,
+  // weight gradients too when a fallback path (no BLAS, another dtype) made a fresh tensor.
+  const auto& buffers = weight_grad_buffers_[static_cast<size_t>(part)];
+  auto is_buffer = [&](const Tensor& g) {
+    return std::any_of(buffers.begin(), buffers.end(),
+                       [&](const Tensor& b) { return b.data_ptr() == g.data_ptr() && b.numel() == g.numel(); });
+  };
   const auto& grads = grads_[static_cast<size_t>(part)];
   for (size_t i = 0; i < grads.size(); ++i) {
-    if (buffered && params_[i].dim() == 2) continue;
-    if (grads[i].defined() && !all_finite(grads[i])) return "gradient of '" + param_names_[i] + "'";
+    if (!grads[i].defined() || is_buffer(grads[i])) continue;
+    if (!all_finite(grads[i])) return "gradient of '" + param_names_[i] + "'";
   }
   return "";
 }

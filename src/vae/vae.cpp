@@ -29,8 +29,7 @@ void check_images(const Tensor& x, const Tensor& indices, int64_t pixels, const 
   }
   if (indices.dim() != 1 || indices.size(0) != x.size(0)) {
     throw std::invalid_argument(std::string("Vae::") + where + ": need one index per image, got " +
-                                dist::shape_string(indices.sizes()) + " for " + std::to_string(x.size(0)) +
-                                " images");
+                                dist::shape_string(indices.sizes()) + " for " + std::to_string(x.size(0)) + " images");
   }
 }
 

@@ -41,8 +41,8 @@ void write_images(const fs::path& path, int32_t n, uint32_t seed, int32_t keep_b
     }
   }
   if (keep_bytes >= 0) bytes.resize(static_cast<size_t>(keep_bytes));
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                              static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
 class VaeCliTest : public ::testing::Test {
@@ -154,7 +154,8 @@ TEST_F(VaeCliTest, AResumedFitEndsWhereTheUninterruptedOneDoes) {
   ASSERT_EQ(straight.code, 0) << straight.err;
   const auto first = run("vae fit --epochs 1 --out " + (dir / "resumed").string() + settings);
   ASSERT_EQ(first.code, 0) << first.err;
-  const auto rest = run("vae fit --resume " + (dir / "resumed").string() + " --epochs 3 --loglik-images 8 --loglik-particles 20");
+  const auto rest =
+      run("vae fit --resume " + (dir / "resumed").string() + " --epochs 3 --loglik-images 8 --loglik-particles 20");
   ASSERT_EQ(rest.code, 0) << rest.err;
   EXPECT_EQ(read_text(dir / "straight" / "vae.pt"), read_text(dir / "resumed" / "vae.pt"));
   const auto a = nlohmann::json::parse(read_text(dir / "straight" / "metrics.json"));
@@ -179,7 +180,8 @@ TEST_F(VaeCliTest, AResumedFitEndsWhereTheUninterruptedOneDoes) {
 TEST_F(VaeCliTest, TrainingThatBlowsUpStopsWithExitThree) {
   // A learning rate of 1e30 sends the first update's parameters far out: every later step's
   // bound is non-finite (6 steps an epoch here), and the 20th in a row, in epoch 4, stops the
-  // fit with one line after the epochs' progress lines, before any output is written.
+  // fit with one line after the epochs' progress lines, before metrics.json is written (the
+  // checkpoints of epochs 1-3 are there: finite parameters, far out).
   const auto r = run("vae fit --data " + (dir / "data").string() + " --epochs 5 --batch-size 64 --lr 1e30 --out " +
                      (dir / "blown").string());
   EXPECT_EQ(r.code, 3) << r.err;

@@ -29,9 +29,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // contiguous, of the weights' shapes and dtypes, and hold zeros when the backward runs (the VAE
 // trainer zeroes them once a step: see vae::FitOptions), unless the scope `overwrites`: then the
 // first product into each buffer in the scope's life overwrites it (beta = 0, in OpenBLAS a
-// zeroing pass just before the product, while the output is in cache) and later ones add. Each buffer is checked for infinite and
-// NaN values right after its product, while the product's output is still in cache (a separate
-// pass over all the buffers costs about 1 % of a step). Scopes nest.
+// zeroing pass just before the product, while the output is in cache) and later ones add.
+// Each buffer is checked for infinite and NaN values right after its product, while the
+// product's output is still in cache (a separate pass over all the buffers costs about 1 % of
+// a step). Scopes nest.
 class WeightGradientScope {
  public:
   // A live scope's buffer for a weight: the buffer, and which scope and weight it belongs to.
@@ -41,8 +42,7 @@ class WeightGradientScope {
     size_t index = 0;
   };
 
-  WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers,
-                      bool overwrites = false);
+  WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers, bool overwrites = false);
   ~WeightGradientScope();
   WeightGradientScope(const WeightGradientScope&) = delete;
   WeightGradientScope& operator=(const WeightGradientScope&) = delete;

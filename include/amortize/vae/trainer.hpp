@@ -10,8 +10,8 @@
 #include <ATen/core/Generator.h>
 
 #include <functional>
-#include <string>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace amortize::model {
@@ -58,7 +58,7 @@ struct EpochResult {
   int64_t epoch = 0;  // 1-based
   int64_t steps = 0;
   double seconds = 0.0;
-  double train_bound = 0.0;  // per image: the epoch's minibatch bounds averaged over images
+  double train_bound = 0.0;   // per image: the epoch's minibatch bounds averaged over images
   int64_t skipped_steps = 0;  // non-finite steps, left out of train_bound
   // The epoch's CPU time along its critical path: this thread's CPU time plus, every step, what
   // the slowest worker spent beyond worker 0 (thread CPU clocks). On a machine shared with other
@@ -72,7 +72,9 @@ class VaeTrainer {
   // (N, pixels) of 0/1 values; every draw (shuffling, particles) comes from `seed`.
   VaeTrainer(Vae& vae, Tensor images, FitOptions options);
   ~VaeTrainer();
-  // One pass over the images in a fresh random order (the last batch may be smaller).
+  // One pass over the images in a fresh random order (the last batch may be smaller). Throws
+  // infer::NonFiniteTrainingError after FitOptions::max_consecutive_nonfinite non-finite steps
+  // in a row: the trainer is then mid-epoch, and its state is not one to save and resume.
   EpochResult epoch();
   at::Generator& generator() { return generator_; }
   const FitOptions& options() const { return options_; }
@@ -132,13 +134,13 @@ class VaeTrainer {
   WorkerPool solo_{1};                // the first step, which registers the parameters
   std::vector<Tensor> batches_;       // per worker: its rows of the batch
   int64_t epochs_ = 0;
-  double extra_cpu_seconds_ = 0.0;
-  std::vector<std::string> nonfinite_;  // per worker, the last step's nonfinite_reason
+  double extra_cpu_seconds_ = 0.0;         // this epoch's sum over steps of max(0, slowest worker - worker 0)
+  std::vector<std::string> nonfinite_;     // per worker, the last step's nonfinite_reason
   std::vector<int64_t> nonfinite_weight_;  // per worker, WeightGradientScope::first_nonfinite
   std::vector<std::string> weight_names_;  // of weights_
   bool last_step_skipped_ = false;
   int64_t skipped_steps_ = 0;
-  int64_t consecutive_nonfinite_ = 0;  // this epoch's sum over steps of max(0, slowest worker - worker 0)
+  int64_t consecutive_nonfinite_ = 0;
 };
 
 struct Evaluation {

@@ -1,3 +1,4 @@
+#include "amortize/vae/vae.hpp"
 #include "amortize/dist/discrete/bernoulli.hpp"
 #include "amortize/infer/checkpoint.hpp"
 #include "amortize/infer/elbo.hpp"
@@ -8,7 +9,6 @@
 #include "amortize/vae/image_grid.hpp"
 #include "amortize/vae/local_bound.hpp"
 #include "amortize/vae/trainer.hpp"
-#include "amortize/vae/vae.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -31,7 +31,8 @@ at::Generator gen(uint64_t seed) { return at::make_generator<at::CPUGeneratorImp
 struct Prototypes {
   static constexpr int64_t kPixels = 16;
   static constexpr double kFlip = 0.05;
-  Tensor protos = at::stack({at::cat({at::ones({8}), at::zeros({8})}), at::cat({at::zeros({4}), at::ones({8}), at::zeros({4})})});
+  Tensor protos =
+      at::stack({at::cat({at::ones({8}), at::zeros({8})}), at::cat({at::zeros({4}), at::ones({8}), at::zeros({4})})});
   Tensor images(int64_t n, uint64_t seed) const {
     auto g = gen(seed);
     auto which = at::randint(2, {n}, g, at::kLong);
@@ -97,7 +98,8 @@ TEST(LocalBound, OneParticleBoundIsTheTraceElboScaledToTheDataSet) {
   }
   EXPECT_NEAR(bound.last_bound(), elbo.last_elbo(), 1e-9 * std::abs(elbo.last_elbo()));
   // Scaled by 100 / 8 from the batch's per-datum terms.
-  EXPECT_NEAR(bound.last_bound(), bound.last_per_datum().sum().item<double>() * 100.0 / 8.0, 1e-9 * std::abs(bound.last_bound()));
+  EXPECT_NEAR(bound.last_bound(), bound.last_per_datum().sum().item<double>() * 100.0 / 8.0,
+              1e-9 * std::abs(bound.last_bound()));
   EXPECT_EQ(bound.last_per_datum().sizes(), (at::IntArrayRef{8}));
 }
 
@@ -134,7 +136,7 @@ TEST(LocalBound, ImportanceWeightedBoundIsAtLeastTheElboAndGrowsWithK) {
   auto grid = at::linspace(-6, 6, 241, at::kDouble);
   auto z = at::stack(at::meshgrid({grid, grid}, "ij"), -1).reshape({-1, 2});
   at::NoGradGuard no_grad;
-  auto probs = net.decode_probs(z);  // (G, pixels)
+  auto probs = net.decode_probs(z);                                                       // (G, pixels)
   auto ll_x = at::matmul(x, probs.log().t()) + at::matmul(1 - x, (1 - probs).log().t());  // (n, G)
   auto log_prior = -0.5 * z.square().sum(-1) - std::log(2 * M_PI);
   const double cell = std::pow((grid[1] - grid[0]).item<double>(), 2);
@@ -148,7 +150,8 @@ TEST(VaeTrainer, ElboAndIwaeTrainingReachTheDataLikelihood) {
   auto train = data.images(256, 8);
   auto test = data.images(256, 9);
   const double truth = data.mean_log_likelihood(test);  // about -5.3 nats
-  for (auto [kind, k] : {std::make_pair(BoundKind::Elbo, int64_t{1}), std::make_pair(BoundKind::ImportanceWeighted, int64_t{5})}) {
+  for (auto [kind, k] :
+       {std::make_pair(BoundKind::Elbo, int64_t{1}), std::make_pair(BoundKind::ImportanceWeighted, int64_t{5})}) {
     model::ParamStore store;
     model::ParamStoreScope scope(store);
     Vae net(tiny(), gen(10));
@@ -407,13 +410,14 @@ TEST(VaeCheckpoint, AResumedTrainerContinuesExactlyAsTheUninterruptedRun) {
   const Tensor train = data.images(96, 8);
   const auto dir = std::filesystem::temp_directory_path() / "amortize_vae_resume_test";
   std::filesystem::create_directories(dir);
-  const auto state = (dir / "trainer.pt").string();
+  const auto state = (dir / "trainer.pt").string(), weights = (dir / "vae.pt").string();
   auto parameters_of = [](const model::ParamStore& store, const VaeTrainer& trainer) {
     std::vector<Tensor> out;
     for (const auto& name : trainer.parameter_names()) out.push_back(store.entry(name).unconstrained.detach().clone());
     return out;
   };
-  for (int64_t workers : {1, 2}) {
+  // Saved before the first step or after two epochs, with one and two workers.
+  for (const auto& [workers, split] : {std::pair<int64_t, int>{1, 0}, {1, 2}, {2, 0}, {2, 2}}) {
     auto fit = tiny_fit(BoundKind::ImportanceWeighted, 3, workers);
     std::vector<double> straight_bounds;
     std::vector<Tensor> straight;
@@ -430,19 +434,22 @@ TEST(VaeCheckpoint, AResumedTrainerContinuesExactlyAsTheUninterruptedRun) {
       model::ParamStoreScope scope(store);
       Vae net(tiny(), gen(10));
       VaeTrainer trainer(net, train, fit);
-      for (int e = 0; e < 2; ++e) trainer.epoch();
-      trainer.save_state(state, "epochs 1-2");
+      net.save(weights);
+      for (int e = 0; e < split; ++e) trainer.epoch();
+      trainer.save_state(state, "split " + std::to_string(split));
     }
     model::ParamStore store;
     model::ParamStoreScope scope(store);
     Vae net(tiny(), gen(99));  // other initial weights: the state holds the parameters
     VaeTrainer trainer(net, train, fit);
-    EXPECT_EQ(trainer.load_state(state), "epochs 1-2");
-    EXPECT_EQ(trainer.epochs_done(), 2);
-    for (int e = 2; e < 4; ++e) {
+    if (split == 0) net.load(weights);  // nothing trained yet: the state holds no parameters
+    EXPECT_EQ(trainer.load_state(state), "split " + std::to_string(split));
+    EXPECT_EQ(trainer.epochs_done(), split);
+    for (int e = split; e < 4; ++e) {
       const auto r = trainer.epoch();
       EXPECT_EQ(r.epoch, e + 1);
-      EXPECT_EQ(r.train_bound, straight_bounds[static_cast<size_t>(e)]) << workers << " workers, epoch " << e + 1;
+      EXPECT_EQ(r.train_bound, straight_bounds[static_cast<size_t>(e)])
+          << workers << " workers, split " << split << ", epoch " << e + 1;
     }
     const auto resumed = parameters_of(store, trainer);
     ASSERT_EQ(resumed.size(), straight.size());
@@ -474,12 +481,14 @@ TEST(VaeCheckpoint, SaveAndLoadRestoreTheEncoder) {
   EXPECT_THROW(b.load(path + ".missing"), infer::CheckpointError);
   // Other sizes, or a truncated file: a CheckpointError naming the file.
   Vae wider(VaeOptions{Prototypes::kPixels, 24, 2}, gen(23));
+  const auto wider_before = wider.encode(x);
   try {
     wider.load(path);
     FAIL() << "loaded a checkpoint of other sizes";
   } catch (const infer::CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
   }
+  EXPECT_TRUE(at::equal(wider.encode(x).first, wider_before.first));  // refused before any weight changed
   const auto size = std::filesystem::file_size(path);
   std::filesystem::resize_file(path, size / 2);
   EXPECT_THROW(b.load(path), infer::CheckpointError);
