@@ -428,14 +428,8 @@ std::string VaeTrainer::nonfinite_reason(int64_t part, double bound) const {
 void VaeTrainer::note_skipped_step() {
   ++skipped_steps_;
   ++consecutive_nonfinite_;
-  std::string reason;
-  for (const auto& r : nonfinite_) {
-    if (!r.empty()) {
-      reason = r;
-      break;
-    }
-  }
   if (consecutive_nonfinite_ >= options_.max_consecutive_nonfinite) {
+    const auto reason = *std::find_if(nonfinite_.begin(), nonfinite_.end(), [](const auto& r) { return !r.empty(); });
     throw infer::NonFiniteTrainingError("VaeTrainer: training stopped in epoch " + std::to_string(epochs_) + ": " +
                                         std::to_string(consecutive_nonfinite_) +
                                         " consecutive steps with a non-finite loss or gradient (last: " + reason +
