@@ -35,6 +35,8 @@ struct VaeFitArgs {
   uint64_t seed = 1;
   int threads = 1;
   std::string parallel = "data";
+  int64_t hidden = 400;  // units of the encoder's and the decoder's hidden layers
+  int64_t latent = 50;   // dimension of z
   int64_t loglik_particles = 5000;
   int64_t loglik_images = 10000;
   std::string out;
@@ -42,8 +44,8 @@ struct VaeFitArgs {
 };
 
 // The options that fix a fit's training; a resumed fit keeps its run's (vae.json's "fit").
-const char* const kTrainingOptions[] = {"--data", "--objective", "--particles", "--batch-size",
-                                        "--lr",   "--seed",      "--threads",   "--parallel"};
+const char* const kTrainingOptions[] = {"--data", "--objective", "--particles", "--batch-size", "--lr",
+                                        "--seed", "--threads",   "--parallel",  "--hidden",     "--latent"};
 
 struct VaeEncodeArgs {
   std::string from;
@@ -90,8 +92,11 @@ void load_resumed(VaeFitArgs& a, const std::vector<std::string>& given) {
     a.seed = fit.at("seed").get<uint64_t>();
     a.threads = fit.at("threads").get<int>();
     a.parallel = fit.at("parallel").get<std::string>();
+    a.hidden = config.at("model").at("hidden").get<int64_t>();
+    a.latent = config.at("model").at("latent").get<int64_t>();
     if ((a.objective != "elbo" && a.objective != "iwae") || (a.parallel != "data" && a.parallel != "blas") ||
-        a.particles < 1 || a.batch_size < 1 || !(a.learning_rate > 0) || a.threads < 1) {
+        a.particles < 1 || a.batch_size < 1 || !(a.learning_rate > 0) || a.threads < 1 || a.hidden < 1 ||
+        a.latent < 1) {
       throw std::invalid_argument("a setting is out of range");
     }
   } catch (const std::exception& e) {
@@ -119,7 +124,9 @@ int run_fit(VaeFitArgs a, const std::vector<std::string>& given) {
 
   model::ParamStore store;
   model::ParamStoreScope scope(store);
-  const vae::VaeOptions options;
+  vae::VaeOptions options;
+  options.hidden = a.hidden;
+  options.latent = a.latent;
   vae::Vae net(options, generator(a.seed));
   vae::FitOptions fit;
   fit.batch_size = a.batch_size;
@@ -237,9 +244,16 @@ int run_encode(const VaeEncodeArgs& a) {
     throw io::DataError("vae encode: '" + config_path.string() + "' is not valid JSON");
   }
   vae::VaeOptions options;
-  options.pixels = config.at("model").at("pixels").get<int64_t>();
-  options.hidden = config.at("model").at("hidden").get<int64_t>();
-  options.latent = config.at("model").at("latent").get<int64_t>();
+  try {
+    options.pixels = config.at("model").at("pixels").get<int64_t>();
+    options.hidden = config.at("model").at("hidden").get<int64_t>();
+    options.latent = config.at("model").at("latent").get<int64_t>();
+    if (options.pixels < 1 || options.hidden < 1 || options.latent < 1) throw std::invalid_argument("a size below 1");
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw io::DataError("vae encode: '" + config_path.string() + "' does not give the model's sizes (" +
+                        what.substr(0, what.find('\n')) + ")");
+  }
   vae::Vae net(options, generator(0));
   net.load((fs::path(a.from) / config.value("weights", "vae.pt")).string());
   const auto images = vae::read_images(a.data, options.pixels);
@@ -292,6 +306,12 @@ Runner add_vae_command(CLI::App& app) {
   fit->add_option("--parallel", fit_args->parallel,
                   "How training uses the threads: data (split each batch, one-thread BLAS each) or blas")
       ->check(CLI::IsMember({"data", "blas"}))
+      ->capture_default_str();
+  fit->add_option("--hidden", fit_args->hidden, "Units of the encoder's and the decoder's hidden layer")
+      ->check(positive())
+      ->capture_default_str();
+  fit->add_option("--latent", fit_args->latent, "Dimension of the latent code z")
+      ->check(positive())
       ->capture_default_str();
   fit->add_option("--loglik-particles", fit_args->loglik_particles, "Importance samples per test image (0: skip)")
       ->check(non_negative())

@@ -125,11 +125,25 @@ TEST_F(VaeCliTest, ImportanceWeightedAndTwoWorkerFitsRun) {
   EXPECT_EQ(m["particles"].get<int64_t>(), 3);
   EXPECT_FALSE(m.contains("test_loglik_is20"));
 
-  const auto two = run(tiny_fit("two") + " --threads 2");
+  const auto two = run(tiny_fit("two") + " --threads 2 --hidden 32 --latent 8");
   ASSERT_EQ(two.code, 0) << two.err;
   const auto t = nlohmann::json::parse(read_text(dir / "two" / "metrics.json"));
   EXPECT_EQ(t["threads"]["workers"].get<int64_t>(), 2);
   EXPECT_TRUE(std::isfinite(t["test_elbo"].get<double>()));
+  // Other sizes: recorded, and used by encode (8 means and 8 sds per image).
+  EXPECT_EQ(t["model"]["hidden"].get<int64_t>(), 32);
+  EXPECT_EQ(t["model"]["latent"].get<int64_t>(), 8);
+  const auto enc = run("vae encode --from " + (dir / "two").string() + " --data " +
+                       (dir / "data" / "t10k-images-idx3-ubyte").string());
+  ASSERT_EQ(enc.code, 0) << enc.err;
+  const std::string csv = read_text(dir / "two" / "encodings.csv");
+  EXPECT_NE(csv.find(",sd[8]\n"), std::string::npos);
+  EXPECT_EQ(csv.find("mean[9]"), std::string::npos);
+  // A vae.json without the model's sizes: exit 2, one line naming it.
+  fs::create_directories(dir / "sizeless");
+  std::ofstream(dir / "sizeless" / "vae.json") << R"({"model": {"pixels": 784}, "weights": "vae.pt"})";
+  EXPECT_TRUE(
+      refused("vae encode --from " + (dir / "sizeless").string() + " --data x", "does not give the model's sizes"));
 }
 
 TEST_F(VaeCliTest, BadSettingsAndFilesExitTwoWithOneLine) {
@@ -171,6 +185,7 @@ TEST_F(VaeCliTest, AResumedFitEndsWhereTheUninterruptedOneDoes) {
 
   const std::string resume = "vae fit --resume " + (dir / "resumed").string();
   EXPECT_TRUE(refused(resume + " --epochs 5 --lr 0.1", "--lr: a resumed fit keeps its run's setting"));
+  EXPECT_TRUE(refused(resume + " --epochs 5 --latent 4", "--latent: a resumed fit keeps its run's setting"));
   EXPECT_TRUE(refused(resume + " --epochs 3", "has trained 3 already"));
   EXPECT_TRUE(refused(resume + " --epochs 5 --out " + (dir / "elsewhere").string(), "--out must be left out"));
   EXPECT_TRUE(refused("vae fit --resume " + (dir / "nope").string() + " --epochs 5", "no fit to resume"));
