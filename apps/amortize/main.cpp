@@ -53,8 +53,7 @@ int main(int argc, char** argv) {
     std::cerr << "amortize " << name << ": " << e.what() << "\n";
     return amortize::cli::kExitBadInput;
   } catch (const std::exception& e) {
-    std::string what = e.what();
-    std::cerr << "amortize " << name << ": " << what.substr(0, what.find('\n')) << "\n";
+    std::cerr << "amortize " << name << ": " << amortize::infer::first_line(e) << "\n";
     return 1;
   }
 }

@@ -100,9 +100,7 @@ void load_resumed(VaeFitArgs& a, const std::vector<std::string>& given) {
       throw std::invalid_argument("a setting is out of range");
     }
   } catch (const std::exception& e) {
-    const std::string what = e.what();
-    throw io::DataError(config_path.string() + ": not the settings of a vae fit (" + what.substr(0, what.find('\n')) +
-                        ")");
+    throw io::DataError(config_path.string() + ": not the settings of a vae fit (" + infer::first_line(e) + ")");
   }
   a.out = a.resume;
 }
@@ -250,9 +248,8 @@ int run_encode(const VaeEncodeArgs& a) {
     options.latent = config.at("model").at("latent").get<int64_t>();
     if (options.pixels < 1 || options.hidden < 1 || options.latent < 1) throw std::invalid_argument("a size below 1");
   } catch (const std::exception& e) {
-    const std::string what = e.what();
     throw io::DataError("vae encode: '" + config_path.string() + "' does not give the model's sizes (" +
-                        what.substr(0, what.find('\n')) + ")");
+                        infer::first_line(e) + ")");
   }
   vae::Vae net(options, generator(0));
   net.load((fs::path(a.from) / config.value("weights", "vae.pt")).string());

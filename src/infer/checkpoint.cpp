@@ -9,13 +9,12 @@ namespace amortize::infer {
 namespace {
 constexpr const char* kFormat = "amortize-checkpoint";
 constexpr int64_t kVersion = 1;
+}  // namespace
 
-// The first line of an exception message (LibTorch's carry stack traces).
 std::string first_line(const std::exception& e) {
-  std::string what = e.what();
+  const std::string what = e.what();
   return what.substr(0, what.find('\n'));
 }
-}  // namespace
 
 void write_checkpoint(torch::serialize::OutputArchive& archive, const std::filesystem::path& path) {
   archive.write("format", c10::IValue(std::string(kFormat)));

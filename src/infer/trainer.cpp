@@ -21,11 +21,6 @@ namespace amortize::infer {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::string first_line(const std::exception& e) {
-  std::string what = e.what();
-  return what.substr(0, what.find('\n'));
-}
-
 std::string format_seconds(double s) {
   std::ostringstream out;
   if (!std::isfinite(s)) return "?";

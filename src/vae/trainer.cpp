@@ -174,14 +174,13 @@ void VaeTrainer::set_workers(int64_t workers) {
   if (weight_grad_buffers_.size() < static_cast<size_t>(workers))
     weight_grad_buffers_.resize(static_cast<size_t>(workers));
   nonfinite_.resize(static_cast<size_t>(workers));
-  nonfinite_weight_.resize(static_cast<size_t>(workers), -1);
   while (batches_.size() < static_cast<size_t>(workers))
     batches_.push_back(at::empty({0, images_.size(1)}, images_.options()));
   if (!pool_ || pool_->size() != workers) pool_ = std::make_unique<WorkerPool>(workers);
 }
 
-void VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
-                           at::Generator& generator, model::ParamStore* store, bool overwrite_buffers) {
+int64_t VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
+                              at::Generator& generator, model::ParamStore* store, bool overwrite_buffers) {
   std::optional<model::ParamStoreScope> scope;
   if (store) scope.emplace(*store);  // a worker thread: the store is per thread
   Tensor loss;
@@ -205,7 +204,7 @@ void VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices,
   grads_[static_cast<size_t>(part)] =
       torch::autograd::grad({loss}, params_, /*grad_outputs=*/{}, /*retain_graph=*/false,
                             /*create_graph=*/false, /*allow_unused=*/true);
-  nonfinite_weight_[static_cast<size_t>(part)] = into_buffers ? into_buffers->first_nonfinite() : -1;
+  return into_buffers ? into_buffers->first_nonfinite() : -1;
 }
 
 void VaeTrainer::collect_parameters() {
@@ -263,8 +262,7 @@ std::string VaeTrainer::load_state(const std::string& path) {
     archive.read("skipped", skipped);
     archive.read("consecutive_nonfinite", consecutive);
   } catch (const std::exception& e) {
-    const std::string what = e.what();
-    throw refuse("not a VAE trainer's state (" + what.substr(0, what.find('\n')) + ")");
+    throw refuse("not a VAE trainer's state (" + infer::first_line(e) + ")");
   }
   if (!record.isString() || !epochs.isInt() || !skipped.isInt() || !consecutive.isInt()) {
     throw refuse("not a VAE trainer's state (a counter or the record has the wrong type)");
@@ -274,8 +272,7 @@ std::string VaeTrainer::load_state(const std::string& path) {
     std::lock_guard<std::mutex> lock(generator_.mutex());
     generator_.set_state(rng);
   } catch (const std::exception& e) {
-    const std::string what = e.what();
-    throw refuse("its generator state does not fit (" + what.substr(0, what.find('\n')) + ")");
+    throw refuse("its generator state does not fit (" + infer::first_line(e) + ")");
   }
   if (!saved.empty()) {  // else saved before the first step: that step registers the parameters
     // The parameters as the model and guide register them (model::module), in the active store.
@@ -301,8 +298,7 @@ std::string VaeTrainer::load_state(const std::string& path) {
       adam_.reset();
       generator_.set_state(generator_before);
       if (dynamic_cast<const infer::CheckpointError*>(&e)) throw;
-      const std::string what = e.what();
-      throw refuse("its optimiser state does not fit (" + what.substr(0, what.find('\n')) + ")");
+      throw refuse("its optimiser state does not fit (" + infer::first_line(e) + ")");
     }
     at::NoGradGuard no_grad;
     for (size_t i = 0; i < params_.size(); ++i) params_[i].copy_(saved.at(param_names_[i]));
@@ -313,7 +309,7 @@ std::string VaeTrainer::load_state(const std::string& path) {
   return record.toStringRef();
 }
 
-double VaeTrainer::step(const Tensor& indices, int64_t n) {
+std::optional<double> VaeTrainer::step(const Tensor& indices, int64_t n) {
   // The first step runs on this thread alone: it registers the parameters in the store.
   WorkerPool& pool = params_.empty() ? solo_ : *pool_;
   const int64_t parts = pool.size();
@@ -343,7 +339,6 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
     try {
       grads.clear();
       nonfinite.clear();
-      nonfinite_weight_[static_cast<size_t>(w)] = -1;
       const int64_t a = rows * w / parts, b = rows * (w + 1) / parts;
       if (a < b) {
         // Each worker gathers its rows into its own buffer, the same every step (the previous
@@ -355,11 +350,12 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
         } else {
           gather_rows(images_, part_indices, x);
         }
-        step_part(w, x, part_indices, n, static_cast<double>(b - a) / static_cast<double>(rows),
-                  parts == 1 ? generator_ : gens[static_cast<size_t>(w)], w == 0 ? nullptr : &store,
-                  /*overwrite_buffers=*/parts > 1);
+        const int64_t nonfinite_weight =
+            step_part(w, x, part_indices, n, static_cast<double>(b - a) / static_cast<double>(rows),
+                      parts == 1 ? generator_ : gens[static_cast<size_t>(w)], w == 0 ? nullptr : &store,
+                      /*overwrite_buffers=*/parts > 1);
         bounds[static_cast<size_t>(w)] = sum_of(bounds_[static_cast<size_t>(w)].last_per_datum());
-        nonfinite = nonfinite_reason(w, bounds[static_cast<size_t>(w)]);
+        nonfinite = nonfinite_reason(w, bounds[static_cast<size_t>(w)], nonfinite_weight);
       }
       if (grads.empty()) grads.resize(params_.size());  // no rows: contributes nothing
     } catch (...) {
@@ -395,10 +391,9 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }
-  last_step_skipped_ = skipped;
   if (skipped) {
     note_skipped_step();
-    return 0.0;
+    return std::nullopt;
   }
   consecutive_nonfinite_ = 0;
   double total = 0.0;
@@ -406,9 +401,8 @@ double VaeTrainer::step(const Tensor& indices, int64_t n) {
   return total;
 }
 
-std::string VaeTrainer::nonfinite_reason(int64_t part, double bound) const {
+std::string VaeTrainer::nonfinite_reason(int64_t part, double bound, int64_t weight) const {
   if (!std::isfinite(bound)) return "loss";
-  const int64_t weight = nonfinite_weight_[static_cast<size_t>(part)];
   if (weight >= 0) return "gradient of '" + weight_names_[static_cast<size_t>(weight)] + "'";
   // The weights' buffers were checked after their products (WeightGradientScope); the rest here,
   // weight gradients too when a fallback path (no BLAS, another dtype) made a fresh tensor.
@@ -452,13 +446,13 @@ EpochResult VaeTrainer::epoch() {
   FlushDenormalScope flush(options_.flush_denormal);
   for (int64_t begin = 0; begin < n; begin += options_.batch_size) {
     const Tensor indices = order.slice(0, begin, std::min(n, begin + options_.batch_size));
-    const double bound = step(indices, n);
+    const std::optional<double> bound = step(indices, n);
     ++result.steps;
-    if (last_step_skipped_) {
+    if (bound) {
+      bound_sum += *bound;
+    } else {
       ++result.skipped_steps;
       excluded_images += indices.size(0);
-    } else {
-      bound_sum += bound;
     }
     if (options_.between_steps) {
       const auto outside = std::chrono::steady_clock::now();

@@ -133,9 +133,7 @@ void Vae::load(const std::string& path) {
     encoder->load(enc);
     decoder->load(dec);
   } catch (const std::exception& e) {
-    const std::string what = e.what();
-    throw infer::CheckpointError("checkpoint " + path + ": not a VAE checkpoint (" + what.substr(0, what.find('\n')) +
-                                 ")");
+    throw infer::CheckpointError("checkpoint " + path + ": not a VAE checkpoint (" + infer::first_line(e) + ")");
   }
   at::NoGradGuard no_grad;
   const std::pair<torch::nn::Module*, torch::nn::Module*> pairs[] = {{encoder.get(), encoder_.get()},

@@ -27,6 +27,9 @@ void write_checkpoint(torch::serialize::OutputArchive& archive, const std::files
 // Loads a checkpoint written by write_checkpoint into `archive`.
 void read_checkpoint(torch::serialize::InputArchive& archive, const std::filesystem::path& path);
 
+// The first line of an exception's message (LibTorch's carry stack traces), for one-line errors.
+std::string first_line(const std::exception& e);
+
 // Named tensors (any names: dots, brackets, slashes) in a nested archive under `key`.
 void write_named_tensors(torch::serialize::OutputArchive& archive, const std::string& key,
                          const std::map<std::string, Tensor>& tensors);

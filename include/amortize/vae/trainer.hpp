@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,18 +102,20 @@ class VaeTrainer {
 
  private:
   // One step on the images' rows `indices` (of n), split over the workers; returns the sum of
-  // the batch's per-datum bounds.
-  double step(const Tensor& indices, int64_t n);
+  // the batch's per-datum bounds, or nothing for a skipped (non-finite) step.
+  std::optional<double> step(const Tensor& indices, int64_t n);
   // Loss and gradients of part `part` (rows x of n, loss weighted by `weight`) into grads_[part];
+  // returns the first weight (index in weights_) whose checked buffer is not finite, or -1;
   // `store` is the param store to activate (worker threads) or null (the calling thread);
   // `overwrite_buffers`: the weight-gradient buffers' first products overwrite them (else they hold zeros).
-  void step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
-                 at::Generator& generator, model::ParamStore* store, bool overwrite_buffers);
+  int64_t step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
+                    at::Generator& generator, model::ParamStore* store, bool overwrite_buffers);
   // The active store's parameters, in its order (params_, param_names_, weights_, weight_names_).
   void collect_parameters();
   void make_optimizer();  // Adam over params_
-  // Why part `part`'s step is not finite ("loss" or "gradient of 'name'"), or "" if it is.
-  std::string nonfinite_reason(int64_t part, double bound) const;
+  // Why part `part`'s step is not finite ("loss" or "gradient of 'name'"), or "" if it is;
+  // `weight` is step_part's first non-finite checked weight.
+  std::string nonfinite_reason(int64_t part, double bound, int64_t weight) const;
   // Counts a skipped step; throws infer::NonFiniteTrainingError after too many in a row.
   void note_skipped_step();
 
@@ -136,9 +139,7 @@ class VaeTrainer {
   int64_t epochs_ = 0;
   double extra_cpu_seconds_ = 0.0;         // this epoch's sum over steps of max(0, slowest worker - worker 0)
   std::vector<std::string> nonfinite_;     // per worker, the last step's nonfinite_reason
-  std::vector<int64_t> nonfinite_weight_;  // per worker, WeightGradientScope::first_nonfinite
   std::vector<std::string> weight_names_;  // of weights_
-  bool last_step_skipped_ = false;
   int64_t skipped_steps_ = 0;
   int64_t consecutive_nonfinite_ = 0;
 };
