@@ -48,7 +48,7 @@ std::pair<Tensor, Tensor> linear_input_and_weight_grads(const Tensor& dy, const 
                weight.size(1), dy.size(1), 0.0f);
   }
   blas::gemm(dy.data_ptr<float>(), true, x.data_ptr<float>(), false, dw.data_ptr<float>(), dy.size(1), x.size(1),
-             dy.size(0), buffer ? slot.scope->next_beta(slot.index) : 0.0f);
+             dy.size(0), buffer ? 1.0f : 0.0f);
   if (buffer) slot.scope->check_buffer(slot.index);
   return {dx, dw};
 }
@@ -190,12 +190,8 @@ bool trailing_shape(const Tensor& logits, const Tensor& x) {
 
 }  // namespace
 
-WeightGradientScope::WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers,
-                                         bool overwrites)
-    : weights_(weights),
-      buffers_(buffers),
-      outer_(innermost_weight_gradient_scope),
-      unwritten_(buffers.size(), overwrites) {
+WeightGradientScope::WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers)
+    : weights_(weights), buffers_(buffers), outer_(innermost_weight_gradient_scope) {
   if (weights_.size() != buffers_.size()) {
     throw std::invalid_argument("WeightGradientScope: " + std::to_string(weights_.size()) + " weights but " +
                                 std::to_string(buffers_.size()) + " buffers");
@@ -222,12 +218,6 @@ WeightGradientScope::Slot WeightGradientScope::slot_for(const Tensor& weight) {
     }
   }
   return {};
-}
-
-float WeightGradientScope::next_beta(size_t index) {
-  if (!unwritten_.at(index)) return 1.0f;
-  unwritten_[index] = false;
-  return 0.0f;
 }
 
 void WeightGradientScope::check_buffer(size_t index) {

@@ -166,11 +166,6 @@ void VaeTrainer::set_workers(int64_t workers) {
   options_.workers = workers;
   while (bounds_.size() < static_cast<size_t>(workers)) bounds_.emplace_back(options_.objective, options_.particles);
   grads_.resize(static_cast<size_t>(workers));
-  // One worker's buffers must hold zeros at a step's start (Adam's pass zeroes them), several
-  // workers' are overwritten: a buffer left holding a gradient by the latter starts from zero here.
-  for (auto& buffers : weight_grad_buffers_) {
-    for (auto& b : buffers) b.zero_();
-  }
   if (weight_grad_buffers_.size() < static_cast<size_t>(workers))
     weight_grad_buffers_.resize(static_cast<size_t>(workers));
   nonfinite_.resize(static_cast<size_t>(workers));
@@ -180,7 +175,7 @@ void VaeTrainer::set_workers(int64_t workers) {
 }
 
 int64_t VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
-                              at::Generator& generator, model::ParamStore* store, bool overwrite_buffers) {
+                              at::Generator& generator, model::ParamStore* store) {
   std::optional<model::ParamStoreScope> scope;
   if (store) scope.emplace(*store);  // a worker thread: the store is per thread
   Tensor loss;
@@ -197,10 +192,7 @@ int64_t VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indic
   if (weight != 1.0) loss = loss * weight;
   // Into this worker's own buffers: the workers' gradients are summed inside the optimiser's pass.
   std::optional<WeightGradientScope> into_buffers;
-  // Several workers' first products overwrite their buffers, not a zeroing in Adam's pass (as for
-  // one worker): a buffer line zeroed by the other core would have to come back across the cores
-  // before this worker's product could add into it (Adam took 7x longer per element that way).
-  if (!options_.fresh_weight_gradients) into_buffers.emplace(weights_, buffers, overwrite_buffers);
+  if (!options_.fresh_weight_gradients) into_buffers.emplace(weights_, buffers);
   grads_[static_cast<size_t>(part)] =
       torch::autograd::grad({loss}, params_, /*grad_outputs=*/{}, /*retain_graph=*/false,
                             /*create_graph=*/false, /*allow_unused=*/true);
@@ -352,8 +344,7 @@ std::optional<double> VaeTrainer::step(const Tensor& indices, int64_t n) {
         }
         const int64_t nonfinite_weight =
             step_part(w, x, part_indices, n, static_cast<double>(b - a) / static_cast<double>(rows),
-                      parts == 1 ? generator_ : gens[static_cast<size_t>(w)], w == 0 ? nullptr : &store,
-                      /*overwrite_buffers=*/parts > 1);
+                      parts == 1 ? generator_ : gens[static_cast<size_t>(w)], w == 0 ? nullptr : &store);
         bounds[static_cast<size_t>(w)] = sum_of(bounds_[static_cast<size_t>(w)].last_per_datum());
         nonfinite = nonfinite_reason(w, bounds[static_cast<size_t>(w)], nonfinite_weight);
       }
@@ -369,9 +360,10 @@ std::optional<double> VaeTrainer::step(const Tensor& indices, int64_t n) {
       try {
         if (!adam_) make_optimizer();
         std::vector<std::vector<Tensor>> worker_grads(grads_.begin(), grads_.begin() + parts);
-        // One worker: its buffers are zeroed in the same pass, ready for the next step.
+        // The buffers are zeroed in the same pass, ready for the next step. (Zeroing the other
+        // core's buffer costs about what OpenBLAS's zeroing pass of a beta = 0 product would.)
         adam_->begin_partitioned_step(param_names_, worker_grads, 1.0,
-                                      /*zero_gradients=*/!options_.fresh_weight_gradients && parts == 1);
+                                      /*zero_gradients=*/!options_.fresh_weight_gradients);
       } catch (...) {
         failed = true;
         errors[0] = std::current_exception();

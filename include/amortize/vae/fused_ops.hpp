@@ -27,9 +27,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // any weight listed here into its buffer (one product with BLAS beta = 1, with no separate pass
 // zeroing a fresh output) and return that buffer as the weight's gradient. The buffers must be
 // contiguous, of the weights' shapes and dtypes, and hold zeros when the backward runs (the VAE
-// trainer zeroes them once a step: see vae::FitOptions), unless the scope `overwrites`: then the
-// first product into each buffer in the scope's life overwrites it (beta = 0, in OpenBLAS a
-// zeroing pass just before the product, while the output is in cache) and later ones add.
+// trainer's Adam pass zeroes them: see vae::FitOptions).
 // Each buffer is checked for infinite and NaN values right after its product, while the
 // product's output is still in cache (a separate pass over all the buffers costs about 1 % of
 // a step). Scopes nest.
@@ -42,14 +40,12 @@ class WeightGradientScope {
     size_t index = 0;
   };
 
-  WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers, bool overwrites = false);
+  WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers);
   ~WeightGradientScope();
   WeightGradientScope(const WeightGradientScope&) = delete;
   WeightGradientScope& operator=(const WeightGradientScope&) = delete;
   // The innermost live scope's buffer for `weight` on this thread (buffer null if none).
   static Slot slot_for(const Tensor& weight);
-  // BLAS beta for the next product into buffer `index` (0 for an overwriting scope's first).
-  float next_beta(size_t index);
   // Called after each product into buffer `index`: records it if the buffer is not all finite.
   void check_buffer(size_t index);
   // The first weight (by index) whose buffer held an infinite or NaN value after a product, or -1.
@@ -58,7 +54,6 @@ class WeightGradientScope {
  private:
   std::vector<Tensor> weights_, buffers_;
   WeightGradientScope* outer_;
-  std::vector<bool> unwritten_;  // per buffer, while an overwriting scope has not written it
   int64_t first_nonfinite_ = -1;
 };
 

@@ -45,9 +45,9 @@ struct FitOptions {
   // one the particles' draws differ from a one-thread run (one generator per part, seeded from
   // `seed`), but runs with the same count repeat exactly.
   int64_t workers = 1;
-  // Fresh weight-gradient tensors every step instead of per-worker buffers (the default): one
-  // worker's products add into buffers that Adam's pass zeroes (which saves OpenBLAS's zeroing
-  // pass of beta = 0 products); several workers' first products overwrite their own buffers.
+  // Fresh weight-gradient tensors every step instead of per-worker buffers (the default): the
+  // workers' products add into buffers that Adam's pass zeroes (which saves OpenBLAS's zeroing
+  // pass of beta = 0 products).
   // For inspecting worker_gradients() after a step. The numbers are the same either way.
   bool fresh_weight_gradients = false;
   // A step whose loss or gradient holds an infinite or NaN value is skipped (no update) and
@@ -106,10 +106,9 @@ class VaeTrainer {
   std::optional<double> step(const Tensor& indices, int64_t n);
   // Loss and gradients of part `part` (rows x of n, loss weighted by `weight`) into grads_[part];
   // returns the first weight (index in weights_) whose checked buffer is not finite, or -1;
-  // `store` is the param store to activate (worker threads) or null (the calling thread);
-  // `overwrite_buffers`: the weight-gradient buffers' first products overwrite them (else they hold zeros).
+  // `store` is the param store to activate (worker threads) or null (the calling thread).
   int64_t step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
-                    at::Generator& generator, model::ParamStore* store, bool overwrite_buffers);
+                    at::Generator& generator, model::ParamStore* store);
   // The active store's parameters, in its order (params_, param_names_, weights_, weight_names_).
   void collect_parameters();
   void make_optimizer();  // Adam over params_
@@ -127,7 +126,7 @@ class VaeTrainer {
   std::vector<LocalBound> bounds_;          // one per worker
   std::vector<std::vector<Tensor>> grads_;  // per worker, one per parameter (undefined: none)
   // Per worker, the weight matrices' gradient buffers (WeightGradientScope): the products add
-  // into or overwrite them (see FitOptions); made at the worker's first step.
+  // into them and Adam's pass zeroes them (see FitOptions); made at the worker's first step.
   std::vector<std::vector<Tensor>> weight_grad_buffers_;
   std::vector<Tensor> weights_;           // the parameters with two dimensions
   std::vector<std::string> param_names_;  // the store's parameters, known after the first step

@@ -24,18 +24,34 @@ AMORTIZE_OPTIM_INLINE void adam_loop(const AdamArrays<T>& a, int64_t begin, int6
   T* __restrict p = a.param;
   T* __restrict m = a.exp_avg;
   T* __restrict v = a.exp_avg_sq;
-  const T* __restrict g0 = a.grads[0];
-  const T* __restrict g1 = kGrads == 2 ? a.grads[1] : nullptr;
+  // Gradients that the pass zeroes are read and written through the writable pointers alone:
+  // the loop vectorises only when no other pointer may alias them (it ran 1.5x-7x slower).
+  constexpr bool kFixed = kGrads == 1 || kGrads == 2;
+  const T* const* grads = kZero ? a.grads_to_zero : a.grads;
+  T* __restrict z0 = kFixed && kZero ? a.grads_to_zero[0] : nullptr;
+  T* __restrict z1 = kGrads == 2 && kZero ? a.grads_to_zero[1] : nullptr;
+  const T* __restrict g0 = kFixed && !kZero ? grads[0] : nullptr;
+  const T* __restrict g1 = kGrads == 2 && !kZero ? grads[1] : nullptr;
   const T w1 = static_cast<T>(1.0 - c.beta1), b2 = static_cast<T>(c.beta2), w2 = static_cast<T>(1.0 - c.beta2);
   const T wd = static_cast<T>(c.weight_decay), eps = static_cast<T>(c.eps), step = static_cast<T>(c.step_size);
   for (int64_t i = begin; i < end; ++i) {
-    T g = g0[i];
-    if constexpr (kGrads == 2) g = g + g1[i];
-    if constexpr (kGrads == 0) {
-      for (int64_t k = 1; k < a.grad_count; ++k) g = g + a.grads[k][i];
-    }
-    if constexpr (kZero) {
-      for (int64_t k = 0; k < (kGrads == 0 ? a.grad_count : kGrads); ++k) a.grads_to_zero[k][i] = T(0);
+    T g;
+    if constexpr (kFixed && kZero) {
+      g = z0[i];
+      z0[i] = T(0);
+      if constexpr (kGrads == 2) {
+        g = g + z1[i];
+        z1[i] = T(0);
+      }
+    } else if constexpr (kFixed) {
+      g = g0[i];
+      if constexpr (kGrads == 2) g = g + g1[i];
+    } else {
+      g = grads[0][i];
+      for (int64_t k = 1; k < a.grad_count; ++k) g = g + grads[k][i];
+      if constexpr (kZero) {
+        for (int64_t k = 0; k < a.grad_count; ++k) a.grads_to_zero[k][i] = T(0);
+      }
     }
     if constexpr (kDecay) g = g + wd * p[i];
     const T mi = kLowWeight ? m[i] + w1 * (g - m[i]) : g - (g - m[i]) * (T(1) - w1);

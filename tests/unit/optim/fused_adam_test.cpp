@@ -125,10 +125,10 @@ TEST(FusedAdam, PartsClaimedByTwoThreadsMakeTheWholeStepOnce) {
 }
 
 TEST(FusedAdam, PartitionedStepThatZeroesTheGradientsUpdatesTheSameAndLeavesThemZero) {
-  // zero_gradients: the same update (float and double, one and two workers' gradients), and every
-  // element of every gradient read is left zero, whichever part updated it.
+  // zero_gradients: the same update (float and double, one, two and three workers' gradients),
+  // and every element of every gradient read is left zero, whichever part updated it.
   for (auto dtype : {at::kFloat, at::kDouble}) {
-    for (int64_t workers : {1, 2}) {
+    for (int64_t workers : {1, 2, 3}) {
       Tensor keep = at::linspace(-1, 1, 999, dtype).requires_grad_(true);
       Tensor zero = keep.detach().clone().requires_grad_(true);
       Adam a(0.05), b(0.05);

@@ -226,15 +226,6 @@ TEST(WeightGradientScope, LinearNodesAddTheWeightGradientIntoTheBufferAndReturnI
   EXPECT_EQ(into[1].data_ptr(), buf2.data_ptr());
   EXPECT_TRUE(at::allclose(buf1, fresh[0] + 0.25, 1e-5, 1e-5));
   EXPECT_TRUE(at::allclose(buf2, fresh[1] - 0.5, 1e-5, 1e-5));
-  // An overwriting scope: the first product replaces what a buffer holds, a second one adds.
-  {
-    WeightGradientScope scope({w1, w2}, {buf1, buf2}, /*overwrites=*/true);
-    into = torch::autograd::grad({loss()}, {w1, w2});
-    EXPECT_TRUE(at::equal(buf1, fresh[0]));
-    EXPECT_TRUE(at::equal(buf2, fresh[1]));
-    torch::autograd::grad({loss()}, {w1});
-    EXPECT_TRUE(at::allclose(buf1, 2 * fresh[0], 1e-5, 1e-5));
-  }
   // Out of the scope, fresh tensors again; a buffer of another shape is refused.
   EXPECT_NE(torch::autograd::grad({loss()}, {w1})[0].data_ptr(), buf1.data_ptr());
   EXPECT_THROW(WeightGradientScope({w1}, {buf2}), std::invalid_argument);
