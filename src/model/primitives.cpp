@@ -82,6 +82,21 @@ Plate::Plate(std::string name, int64_t size, Options options) {
   t_active_plates.push_back(this);
 }
 
+void check_subsample_indices(const std::string& where, const Tensor& indices, int64_t size) {
+  if (!indices.defined() || indices.dim() != 1 || indices.numel() < 1 || indices.scalar_type() != at::kLong) {
+    throw ModelError(where + " must be a non-empty 1-D long tensor");
+  }
+  const Tensor sorted = std::get<0>(indices.sort());
+  const int64_t first = sorted[0].item<int64_t>(), last = sorted[-1].item<int64_t>();
+  if (first < 0 || last >= size) {
+    throw ModelError(where + " must lie in 0.." + std::to_string(size - 1) + ", got " +
+                     std::to_string(first < 0 ? first : last));
+  }
+  if (sorted.numel() > 1 && sorted.slice(0, 1).eq(sorted.slice(0, 0, -1)).any().item<bool>()) {
+    throw ModelError(where + " must be distinct (an element given twice would count twice)");
+  }
+}
+
 Plate::~Plate() {
   auto it = std::find(t_active_plates.begin(), t_active_plates.end(), this);
   if (it != t_active_plates.end()) t_active_plates.erase(it);

@@ -286,7 +286,8 @@ void PaviGuide::fix_indices(const std::string& plate, const Tensor& indices) {
   setup();
   for (const auto& p : plates_) {
     if (p.name == plate) {
-      fixed_indices_[plate] = indices.to(at::kLong);
+      model::check_subsample_indices(options_.prefix + ": fixed indices of plate '" + plate + "'", indices, p.size);
+      fixed_indices_[plate] = indices;
       return;
     }
   }

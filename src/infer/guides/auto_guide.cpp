@@ -137,13 +137,7 @@ void AutoGuide::fix_indices(const std::string& plate, const Tensor& indices) {
   if (frame == plate_frames_.end()) {
     throw model::ModelError(prefix_ + ": no plate named '" + plate + "' holds a latent site of this guide");
   }
-  if (!indices.defined() || indices.dim() != 1 || indices.numel() < 1 || indices.scalar_type() != at::kLong) {
-    throw model::ModelError(prefix_ + ": fixed indices of plate '" + plate + "' must be a non-empty 1-D long tensor");
-  }
-  if (indices.min().item<int64_t>() < 0 || indices.max().item<int64_t>() >= frame->size) {
-    throw model::ModelError(prefix_ + ": fixed indices of plate '" + plate + "' must lie in 0.." +
-                            std::to_string(frame->size - 1));
-  }
+  model::check_subsample_indices(prefix_ + ": fixed indices of plate '" + plate + "'", indices, frame->size);
   fixed_indices_[plate] = indices;
 }
 

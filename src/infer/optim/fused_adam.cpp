@@ -25,7 +25,7 @@ AMORTIZE_OPTIM_INLINE void adam_loop(const AdamArrays<T>& a, int64_t begin, int6
   T* __restrict m = a.exp_avg;
   T* __restrict v = a.exp_avg_sq;
   // Gradients that the pass zeroes are read and written through the writable pointers alone:
-  // the loop vectorises only when no other pointer may alias them (it ran 1.5x-7x slower).
+  // the loop vectorises only when no other pointer may alias them (two gradients: 3.4x faster).
   constexpr bool kFixed = kGrads == 1 || kGrads == 2;
   const T* const* grads = kZero ? a.grads_to_zero : a.grads;
   T* __restrict z0 = kFixed && kZero ? a.grads_to_zero[0] : nullptr;

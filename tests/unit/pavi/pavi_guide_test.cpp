@@ -107,6 +107,11 @@ TEST(PaviGuide, FreeEncodingsOutsideTheBatchStayBitIdentical) {
   // Steps on known batches: exactly the batch's rows move, every other row stays bit-identical
   // (dense Adam would move them all through its momentum from the first step).
   auto long_opts = at::TensorOptions().dtype(at::kLong);
+  // Fixed indices must be distinct elements of the plate (50 groups), as a long tensor.
+  EXPECT_THROW(guide.fix_indices("groups", at::tensor(std::vector<int64_t>{3, 50})), model::ModelError);
+  EXPECT_THROW(guide.fix_indices("groups", at::tensor(std::vector<int64_t>{-1, 3})), model::ModelError);
+  EXPECT_THROW(guide.fix_indices("groups", at::tensor(std::vector<int64_t>{4, 9, 4})), model::ModelError);
+  EXPECT_THROW(guide.fix_indices("groups", at::arange(3, at::TensorOptions().dtype(at::kFloat))), model::ModelError);
   for (int64_t step = 0; step < 5; ++step) {
     Tensor batch = at::arange(5, long_opts) * 7 + step;  // 5 rows spread over the table
     guide.fix_indices("groups", batch);
@@ -197,6 +202,7 @@ TEST(AutoGuide, FixedIndicesAreCheckedAndTaken) {
   EXPECT_THROW(guide.fix_indices("groups", at::arange(13, long_options)), model::ModelError);
   EXPECT_THROW(guide.fix_indices("groups", at::arange(2, at::TensorOptions().dtype(at::kFloat))), model::ModelError);
   EXPECT_THROW(guide.fix_indices("groups", at::empty({0}, long_options)), model::ModelError);
+  EXPECT_THROW(guide.fix_indices("groups", at::tensor(std::vector<int64_t>{5, 1, 5})), model::ModelError);
   // Each group's loc is its own row number times 10, with a negligible scale.
   auto [loc, scale] = guide.loc_scale("mu_g");
   const Tensor marked = (at::arange(loc.size(0), loc.options()) * 10).unsqueeze(1).expand(loc.sizes()).contiguous();
