@@ -47,6 +47,10 @@ std::pair<Tensor, Tensor> linear_input_and_weight_grads(const Tensor& dy, const 
     blas::gemm(dy.data_ptr<float>(), false, weight.data_ptr<float>(), false, dx.data_ptr<float>(), dy.size(0),
                weight.size(1), dy.size(1), 0.0f);
   }
+  if (buffer && slot.scope->defers()) {
+    slot.scope->defer({slot.index, dy, x});
+    return {dx, dw};
+  }
   blas::gemm(dy.data_ptr<float>(), true, x.data_ptr<float>(), false, dw.data_ptr<float>(), dy.size(1), x.size(1),
              dy.size(0), buffer ? 1.0f : 0.0f);
   if (buffer) slot.scope->check_buffer(slot.index);
@@ -190,8 +194,14 @@ bool trailing_shape(const Tensor& logits, const Tensor& x) {
 
 }  // namespace
 
-WeightGradientScope::WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers)
-    : weights_(weights), buffers_(buffers), outer_(innermost_weight_gradient_scope) {
+void add_weight_gradient(const Tensor& dy, const Tensor& x, Tensor& buffer) {
+  blas::gemm(dy.data_ptr<float>(), true, x.data_ptr<float>(), false, buffer.data_ptr<float>(), dy.size(1), x.size(1),
+             dy.size(0), 1.0f);
+}
+
+WeightGradientScope::WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers,
+                                         bool defer)
+    : weights_(weights), buffers_(buffers), outer_(innermost_weight_gradient_scope), defer_(defer) {
   if (weights_.size() != buffers_.size()) {
     throw std::invalid_argument("WeightGradientScope: " + std::to_string(weights_.size()) + " weights but " +
                                 std::to_string(buffers_.size()) + " buffers");

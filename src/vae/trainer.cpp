@@ -166,8 +166,7 @@ void VaeTrainer::set_workers(int64_t workers) {
   options_.workers = workers;
   while (bounds_.size() < static_cast<size_t>(workers)) bounds_.emplace_back(options_.objective, options_.particles);
   grads_.resize(static_cast<size_t>(workers));
-  if (weight_grad_buffers_.size() < static_cast<size_t>(workers))
-    weight_grad_buffers_.resize(static_cast<size_t>(workers));
+  deferred_.resize(static_cast<size_t>(workers));
   nonfinite_.resize(static_cast<size_t>(workers));
   while (batches_.size() < static_cast<size_t>(workers))
     batches_.push_back(at::empty({0, images_.size(1)}, images_.options()));
@@ -175,7 +174,7 @@ void VaeTrainer::set_workers(int64_t workers) {
 }
 
 int64_t VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
-                              at::Generator& generator, model::ParamStore* store) {
+                              at::Generator& generator, model::ParamStore* store, bool defer) {
   std::optional<model::ParamStoreScope> scope;
   if (store) scope.emplace(*store);  // a worker thread: the store is per thread
   Tensor loss;
@@ -184,19 +183,56 @@ int64_t VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indic
     loss =
         bounds_[static_cast<size_t>(part)].loss([&] { vae_.model(x, indices, n); }, [&] { vae_.guide(x, indices, n); });
   }
-  if (params_.empty()) collect_parameters();  // the first step (one part): the model and guide registered them
-  auto& buffers = weight_grad_buffers_[static_cast<size_t>(part)];
-  if (buffers.empty() && !options_.fresh_weight_gradients) {
-    for (const auto& w : weights_) buffers.push_back(at::zeros_like(w, at::MemoryFormat::Contiguous));
+  if (params_.empty()) {  // the first step (one part): the model and guide registered them
+    collect_parameters();
+    make_weight_buffers();
   }
   if (weight != 1.0) loss = loss * weight;
-  // Into this worker's own buffers: the workers' gradients are summed inside the optimiser's pass.
+  // Into the weights' buffers; with several workers the products are only recorded here, and the
+  // owner of each weight runs them all once every worker's backward pass is done (split_products).
   std::optional<WeightGradientScope> into_buffers;
-  if (!options_.fresh_weight_gradients) into_buffers.emplace(weights_, buffers);
+  if (!options_.fresh_weight_gradients) into_buffers.emplace(weights_, weight_grad_buffers_, defer);
   grads_[static_cast<size_t>(part)] =
       torch::autograd::grad({loss}, params_, /*grad_outputs=*/{}, /*retain_graph=*/false,
                             /*create_graph=*/false, /*allow_unused=*/true);
+  if (defer) deferred_[static_cast<size_t>(part)] = into_buffers->take_deferred();
   return into_buffers ? into_buffers->first_nonfinite() : -1;
+}
+
+void VaeTrainer::make_weight_buffers() {
+  if (!weight_grad_buffers_.empty() || options_.fresh_weight_gradients) return;
+  for (const auto& w : weights_) weight_grad_buffers_.push_back(at::zeros_like(w, at::MemoryFormat::Contiguous));
+}
+
+void VaeTrainer::assign_weight_owners(int64_t parts) {
+  // The largest weights first, each to the worker with the fewest elements so far.
+  std::vector<size_t> order(weights_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return weights_[a].numel() > weights_[b].numel(); });
+  std::vector<int64_t> load(static_cast<size_t>(parts), 0);
+  weight_owner_.assign(weights_.size(), 0);
+  for (size_t i : order) {
+    const auto least = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    weight_owner_[i] = static_cast<int64_t>(least);
+    load[least] += weights_[i].numel();
+  }
+}
+
+std::string VaeTrainer::split_products(int64_t worker) {
+  std::string nonfinite;
+  for (size_t i = 0; i < weights_.size(); ++i) {
+    if (weight_owner_[i] != worker) continue;
+    // The workers' rows in worker order: the buffer holds the same sum, in the same order, as
+    // the optimiser's pass would make of per-worker gradients.
+    for (const auto& products : deferred_) {
+      for (const auto& p : products) {
+        if (p.index == i) add_weight_gradient(p.dy, p.x, weight_grad_buffers_[i]);
+      }
+    }
+    if (nonfinite.empty() && !all_finite(weight_grad_buffers_[i])) nonfinite = "gradient of '" + weight_names_[i] + "'";
+  }
+  return nonfinite;
 }
 
 void VaeTrainer::collect_parameters() {
@@ -320,6 +356,12 @@ std::optional<double> VaeTrainer::step(const Tensor& indices, int64_t n) {
   bool failed = false, skipped = false;
   const int64_t chunks = parts == 1 ? 1 : parts * kAdamChunksPerWorker;
   std::atomic<int64_t> next_chunk{0};
+  const bool defer = parts > 1 && !options_.fresh_weight_gradients;
+  if (!params_.empty()) make_weight_buffers();  // (a trainer whose state was loaded has none yet)
+  if (defer && owners_for_parts_ != parts) {
+    assign_weight_owners(parts);
+    owners_for_parts_ = parts;
+  }
   pool.run([&](int64_t w) {
     // The denormal mode is per thread (worker 0's is the epoch's), and covers the optimiser's
     // pass too: Adam's second moments of idle weights decay into denormals.
@@ -344,13 +386,24 @@ std::optional<double> VaeTrainer::step(const Tensor& indices, int64_t n) {
         }
         const int64_t nonfinite_weight =
             step_part(w, x, part_indices, n, static_cast<double>(b - a) / static_cast<double>(rows),
-                      parts == 1 ? generator_ : gens[static_cast<size_t>(w)], w == 0 ? nullptr : &store);
+                      parts == 1 ? generator_ : gens[static_cast<size_t>(w)], w == 0 ? nullptr : &store, defer);
         bounds[static_cast<size_t>(w)] = sum_of(bounds_[static_cast<size_t>(w)].last_per_datum());
         nonfinite = nonfinite_reason(w, bounds[static_cast<size_t>(w)], nonfinite_weight);
       }
       if (grads.empty()) grads.resize(params_.size());  // no rows: contributes nothing
     } catch (...) {
       errors[static_cast<size_t>(w)] = std::current_exception();
+    }
+    if (defer) {
+      pool.arrive_and_wait();  // every worker's weight-gradient products are recorded
+      if (std::none_of(errors.begin(), errors.end(), [](const auto& e) { return bool(e); })) {
+        try {
+          const std::string reason = split_products(w);
+          if (nonfinite.empty()) nonfinite = reason;
+        } catch (...) {
+          errors[static_cast<size_t>(w)] = std::current_exception();
+        }
+      }
     }
     pool.arrive_and_wait([&] {  // on one worker, while the others wait
       for (const auto& e : errors) failed = failed || e;
@@ -360,8 +413,12 @@ std::optional<double> VaeTrainer::step(const Tensor& indices, int64_t n) {
       try {
         if (!adam_) make_optimizer();
         std::vector<std::vector<Tensor>> worker_grads(grads_.begin(), grads_.begin() + parts);
-        // The buffers are zeroed in the same pass, ready for the next step. (Zeroing the other
-        // core's buffer costs about what OpenBLAS's zeroing pass of a beta = 0 product would.)
+        for (size_t u = 1; u < worker_grads.size(); ++u) {  // a shared buffer counts once
+          for (auto& g : worker_grads[u]) {
+            if (g.defined() && is_weight_buffer(g)) g = Tensor();
+          }
+        }
+        // The buffers are zeroed in the same pass, ready for the next step.
         adam_->begin_partitioned_step(param_names_, worker_grads, 1.0,
                                       /*zero_gradients=*/!options_.fresh_weight_gradients);
       } catch (...) {
@@ -375,10 +432,9 @@ std::optional<double> VaeTrainer::step(const Tensor& indices, int64_t n) {
     cpu[static_cast<size_t>(w)] = thread_cpu_seconds() - cpu_start;
   });
   for (double c : cpu) extra_cpu_seconds_ += std::max(0.0, c - cpu[0]);
+  for (auto& products : deferred_) products.clear();
   if (failed || skipped) {  // no update zeroed the weights' gradient buffers: a later step starts from zeros
-    for (auto& buffers : weight_grad_buffers_) {
-      for (auto& b : buffers) b.zero_();
-    }
+    for (auto& b : weight_grad_buffers_) b.zero_();
   }
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);
@@ -396,19 +452,20 @@ std::optional<double> VaeTrainer::step(const Tensor& indices, int64_t n) {
 std::string VaeTrainer::nonfinite_reason(int64_t part, double bound, int64_t weight) const {
   if (!std::isfinite(bound)) return "loss";
   if (weight >= 0) return "gradient of '" + weight_names_[static_cast<size_t>(weight)] + "'";
-  // The weights' buffers were checked after their products (WeightGradientScope); the rest here,
-  // weight gradients too when a fallback path (no BLAS, another dtype) made a fresh tensor.
-  const auto& buffers = weight_grad_buffers_[static_cast<size_t>(part)];
-  auto is_buffer = [&](const Tensor& g) {
-    return std::any_of(buffers.begin(), buffers.end(),
-                       [&](const Tensor& b) { return b.data_ptr() == g.data_ptr() && b.numel() == g.numel(); });
-  };
+  // The weights' buffers are checked after their products (WeightGradientScope, split_products);
+  // the rest here, weight gradients too when a fallback path (no BLAS, another dtype) made a
+  // fresh tensor.
   const auto& grads = grads_[static_cast<size_t>(part)];
   for (size_t i = 0; i < grads.size(); ++i) {
-    if (!grads[i].defined() || is_buffer(grads[i])) continue;
+    if (!grads[i].defined() || is_weight_buffer(grads[i])) continue;
     if (!all_finite(grads[i])) return "gradient of '" + param_names_[i] + "'";
   }
   return "";
+}
+
+bool VaeTrainer::is_weight_buffer(const Tensor& g) const {
+  return std::any_of(weight_grad_buffers_.begin(), weight_grad_buffers_.end(),
+                     [&](const Tensor& b) { return b.data_ptr() == g.data_ptr() && b.numel() == g.numel(); });
 }
 
 void VaeTrainer::note_skipped_step() {

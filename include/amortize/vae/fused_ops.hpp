@@ -30,7 +30,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // trainer's Adam pass zeroes them: see vae::FitOptions).
 // Each buffer is checked for infinite and NaN values right after its product, while the
 // product's output is still in cache (a separate pass over all the buffers costs about 1 % of
-// a step). Scopes nest.
+// a step). A deferring scope records the weight-gradient products instead (take_deferred), for
+// data-parallel workers that split the weights' products between them once all their rows'
+// backward passes are done; it returns the buffers as the gradients all the same. Scopes nest.
 class WeightGradientScope {
  public:
   // A live scope's buffer for a weight: the buffer, and which scope and weight it belongs to.
@@ -40,7 +42,13 @@ class WeightGradientScope {
     size_t index = 0;
   };
 
-  WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers);
+  // A weight-gradient product left for later: buffer `index` += dy^T x (add_weight_gradient).
+  struct DeferredProduct {
+    size_t index = 0;
+    Tensor dy, x;
+  };
+
+  WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers, bool defer = false);
   ~WeightGradientScope();
   WeightGradientScope(const WeightGradientScope&) = delete;
   WeightGradientScope& operator=(const WeightGradientScope&) = delete;
@@ -48,14 +56,23 @@ class WeightGradientScope {
   static Slot slot_for(const Tensor& weight);
   // Called after each product into buffer `index`: records it if the buffer is not all finite.
   void check_buffer(size_t index);
+  // A deferring scope's products, in the order the backward passes reached them (it keeps none).
+  bool defers() const { return defer_; }
+  void defer(DeferredProduct product) { deferred_.push_back(std::move(product)); }
+  std::vector<DeferredProduct> take_deferred() { return std::move(deferred_); }
   // The first weight (by index) whose buffer held an infinite or NaN value after a product, or -1.
   int64_t first_nonfinite() const { return first_nonfinite_; }
 
  private:
   std::vector<Tensor> weights_, buffers_;
   WeightGradientScope* outer_;
+  bool defer_;
+  std::vector<DeferredProduct> deferred_;
   int64_t first_nonfinite_ = -1;
 };
+
+// buffer += dy^T x (contiguous float32; BLAS beta = 1): a deferred weight-gradient product.
+void add_weight_gradient(const Tensor& dy, const Tensor& x, Tensor& buffer);
 
 // Bernoulli log-density of x given logits, summed over the last dimension:
 //   sum_j x_j l_j - max(l_j, 0) - log1p(exp(-|l_j|)),

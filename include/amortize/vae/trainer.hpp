@@ -3,6 +3,7 @@
 // and batched evaluation of the per-image bound on held-out images (the ELBO with one
 // particle, or the importance-sampled log-likelihood estimate with K = 5000).
 #pragma once
+#include "amortize/vae/fused_ops.hpp"
 #include "amortize/vae/local_bound.hpp"
 #include "amortize/vae/vae.hpp"
 #include "amortize/vae/worker_pool.hpp"
@@ -106,9 +107,16 @@ class VaeTrainer {
   std::optional<double> step(const Tensor& indices, int64_t n);
   // Loss and gradients of part `part` (rows x of n, loss weighted by `weight`) into grads_[part];
   // returns the first weight (index in weights_) whose checked buffer is not finite, or -1;
-  // `store` is the param store to activate (worker threads) or null (the calling thread).
+  // `store` is the param store to activate (worker threads) or null (the calling thread);
+  // `defer`: record the weight-gradient products in deferred_[part] (split_products runs them).
   int64_t step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
-                    at::Generator& generator, model::ParamStore* store);
+                    at::Generator& generator, model::ParamStore* store, bool defer = false);
+  void make_weight_buffers();                // once the weights are known
+  void assign_weight_owners(int64_t parts);  // weight_owner_, balanced by elements
+  // Runs every worker's recorded products of the weights that `worker` owns, in worker order, into
+  // their buffers; returns the nonfinite_reason of the first buffer that is not finite, or "".
+  std::string split_products(int64_t worker);
+  bool is_weight_buffer(const Tensor& g) const;
   // The active store's parameters, in its order (params_, param_names_, weights_, weight_names_).
   void collect_parameters();
   void make_optimizer();  // Adam over params_
@@ -125,9 +133,14 @@ class VaeTrainer {
   at::Generator generator_;
   std::vector<LocalBound> bounds_;          // one per worker
   std::vector<std::vector<Tensor>> grads_;  // per worker, one per parameter (undefined: none)
-  // Per worker, the weight matrices' gradient buffers (WeightGradientScope): the products add
-  // into them and Adam's pass zeroes them (see FitOptions); made at the worker's first step.
-  std::vector<std::vector<Tensor>> weight_grad_buffers_;
+  // The weight matrices' gradient buffers (WeightGradientScope), one per weight for all workers:
+  // the products add into them and Adam's pass zeroes them (see FitOptions). With several
+  // workers each weight's products, all workers' rows, run on the worker that owns the weight:
+  // half of the zeroing and of Adam's gradient reads of a buffer per worker.
+  std::vector<Tensor> weight_grad_buffers_;
+  std::vector<std::vector<WeightGradientScope::DeferredProduct>> deferred_;  // per worker, this step's
+  std::vector<int64_t> weight_owner_;  // per weight, the worker that runs its products
+  int64_t owners_for_parts_ = 0;
   std::vector<Tensor> weights_;           // the parameters with two dimensions
   std::vector<std::string> param_names_;  // the store's parameters, known after the first step
   std::vector<Tensor> params_;

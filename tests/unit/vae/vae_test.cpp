@@ -251,12 +251,13 @@ TEST(VaeTrainer, TwoWorkersGradientsAddUpToTheOneWorkerGradient) {
 }
 
 TEST(VaeTrainer, ReusedWeightGradientBuffersTrainToTheSameBitsAsFreshGradients) {
-  // The weights' gradients go into per-worker buffers that the products add into and that
-  // Adam's pass zeroes once a step: six steps (each buffer reused five times) must end on the
-  // same floats as fresh gradient tensors, with every worker's buffers left zero.
+  // The weights' gradients go into one buffer per weight that the products add into and that
+  // Adam's pass zeroes once a step; with several workers each weight's owner runs every worker's
+  // products into it. Six steps (each buffer reused five times) must end on the same floats as
+  // fresh per-worker gradient tensors summed by Adam, with the buffers left zero.
   Prototypes data;
   auto train = data.images(64, 8);
-  for (int64_t workers : {1, 2}) {
+  for (int64_t workers : {1, 2, 3}) {
     std::vector<std::vector<Tensor>> finals;
     std::vector<std::vector<std::vector<Tensor>>> last_gradients;
     std::vector<std::string> names;
