@@ -46,9 +46,9 @@ struct FitOptions {
   // one the particles' draws differ from a one-thread run (one generator per part, seeded from
   // `seed`), but runs with the same count repeat exactly.
   int64_t workers = 1;
-  // Fresh weight-gradient tensors every step instead of per-worker buffers (the default): the
-  // workers' products add into buffers that Adam's pass zeroes (which saves OpenBLAS's zeroing
-  // pass of beta = 0 products).
+  // Fresh weight-gradient tensors every step, one per worker, instead of one buffer per weight
+  // (the default): the products add into the buffers and Adam's pass zeroes them (which saves
+  // OpenBLAS's zeroing pass of beta = 0 products).
   // For inspecting worker_gradients() after a step. The numbers are the same either way.
   bool fresh_weight_gradients = false;
   // A step whose loss or gradient holds an infinite or NaN value is skipped (no update) and
@@ -84,8 +84,8 @@ class VaeTrainer {
   void set_workers(int64_t workers);
   // The last step's gradients: one list per worker (empty, or undefined entries, for a worker
   // without a part in that step), aligned with parameter_names(); the step's gradient is their sum.
-  // Unless options().fresh_weight_gradients, the weight matrices' entries are the workers' reused
-  // buffers, which the update leaves zero with one worker.
+  // Unless options().fresh_weight_gradients, the weight matrices' entries are the reused buffers,
+  // shared by all workers (the whole step's gradient), which the update leaves zero.
   const std::vector<std::vector<Tensor>>& worker_gradients() const { return grads_; }
   const std::vector<std::string>& parameter_names() const { return param_names_; }
   // Steps skipped for a non-finite loss or gradient (over the whole run, resumed ones included).
