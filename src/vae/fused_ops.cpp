@@ -33,9 +33,15 @@ Tensor times_weight_t(const Tensor& x, const Tensor& weight) {
   return y;
 }
 
+// dw = dy^T x + beta dw (all contiguous float32), the BLAS call of at::mm(dy.t(), x) for beta 0.
+void weight_gradient_product(const Tensor& dy, const Tensor& x, Tensor& dw, float beta) {
+  blas::gemm(dy.data_ptr<float>(), true, x.data_ptr<float>(), false, dw.data_ptr<float>(), dy.size(1), x.size(1),
+             dy.size(0), beta);
+}
+
 // The input's and the weight's gradients of x W^T given dy (rows, out), contiguous float32:
 // dy W (if wanted) and dy^T x, as at::mm(dy, weight) and at::mm(dy.t(), x); the latter added
-// into the weight's buffer when a WeightGradientScope has one.
+// into the weight's buffer when a WeightGradientScope has one (or recorded, if it defers).
 std::pair<Tensor, Tensor> linear_input_and_weight_grads(const Tensor& dy, const Tensor& x, const Tensor& weight,
                                                         bool input_grad) {
   if (!blas::available()) return {input_grad ? at::mm(dy, weight) : Tensor(), at::mm(dy.t(), x)};
@@ -47,13 +53,14 @@ std::pair<Tensor, Tensor> linear_input_and_weight_grads(const Tensor& dy, const 
     blas::gemm(dy.data_ptr<float>(), false, weight.data_ptr<float>(), false, dx.data_ptr<float>(), dy.size(0),
                weight.size(1), dy.size(1), 0.0f);
   }
-  if (buffer && slot.scope->defers()) {
+  if (!buffer) {
+    weight_gradient_product(dy, x, dw, 0.0f);
+  } else if (slot.scope->defers()) {
     slot.scope->defer({slot.index, dy, x});
-    return {dx, dw};
+  } else {
+    weight_gradient_product(dy, x, dw, 1.0f);
+    slot.scope->check_buffer(slot.index);
   }
-  blas::gemm(dy.data_ptr<float>(), true, x.data_ptr<float>(), false, dw.data_ptr<float>(), dy.size(1), x.size(1),
-             dy.size(0), buffer ? 1.0f : 0.0f);
-  if (buffer) slot.scope->check_buffer(slot.index);
   return {dx, dw};
 }
 
@@ -195,8 +202,7 @@ bool trailing_shape(const Tensor& logits, const Tensor& x) {
 }  // namespace
 
 void add_weight_gradient(const Tensor& dy, const Tensor& x, Tensor& buffer) {
-  blas::gemm(dy.data_ptr<float>(), true, x.data_ptr<float>(), false, buffer.data_ptr<float>(), dy.size(1), x.size(1),
-             dy.size(0), 1.0f);
+  weight_gradient_product(dy, x, buffer, 1.0f);
 }
 
 WeightGradientScope::WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers,
