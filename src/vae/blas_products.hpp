@@ -17,5 +17,8 @@ bool available();
 // beta 0 overwrites c (BLAS zeroes it first); beta 1 accumulates into it.
 void gemm(const float* a, bool a_transposed, const float* b, bool b_transposed, float* c, int64_t m, int64_t n,
           int64_t k, float beta);
+// The same with the row strides (elements) of a, b and c given: blocks of larger matrices.
+void gemm(const float* a, bool a_transposed, int64_t lda, const float* b, bool b_transposed, int64_t ldb, float* c,
+          int64_t ldc, int64_t m, int64_t n, int64_t k, float beta);
 
 }  // namespace amortize::vae::blas

@@ -33,10 +33,12 @@ Tensor times_weight_t(const Tensor& x, const Tensor& weight) {
   return y;
 }
 
-// dw = dy^T x + beta dw (all contiguous float32), the BLAS call of at::mm(dy.t(), x) for beta 0.
-void weight_gradient_product(const Tensor& dy, const Tensor& x, Tensor& dw, float beta) {
-  blas::gemm(dy.data_ptr<float>(), true, x.data_ptr<float>(), false, dw.data_ptr<float>(), dy.size(1), x.size(1),
-             dy.size(0), beta);
+// Rows [begin, end) of dw = dy^T x + beta dw (all contiguous float32); for all rows and beta 0 the
+// BLAS call of at::mm(dy.t(), x).
+void weight_gradient_product(const Tensor& dy, const Tensor& x, Tensor& dw, float beta, int64_t begin, int64_t end) {
+  const int64_t out = dy.size(1), in = x.size(1);
+  blas::gemm(dy.data_ptr<float>() + begin, true, out, x.data_ptr<float>(), false, in, dw.data_ptr<float>() + begin * in,
+             in, end - begin, in, dy.size(0), beta);
 }
 
 // The input's and the weight's gradients of x W^T given dy (rows, out), contiguous float32:
@@ -54,11 +56,11 @@ std::pair<Tensor, Tensor> linear_input_and_weight_grads(const Tensor& dy, const 
                weight.size(1), dy.size(1), 0.0f);
   }
   if (!buffer) {
-    weight_gradient_product(dy, x, dw, 0.0f);
+    weight_gradient_product(dy, x, dw, 0.0f, 0, dw.size(0));
   } else if (slot.scope->defers()) {
     slot.scope->defer({slot.index, dy, x});
   } else {
-    weight_gradient_product(dy, x, dw, 1.0f);
+    weight_gradient_product(dy, x, dw, 1.0f, 0, dw.size(0));
     slot.scope->check_buffer(slot.index);
   }
   return {dx, dw};
@@ -201,8 +203,12 @@ bool trailing_shape(const Tensor& logits, const Tensor& x) {
 
 }  // namespace
 
-void add_weight_gradient(const Tensor& dy, const Tensor& x, Tensor& buffer) {
-  weight_gradient_product(dy, x, buffer, 1.0f);
+void add_weight_gradient(const Tensor& dy, const Tensor& x, Tensor& buffer, int64_t row_begin, int64_t row_end) {
+  if (row_begin < 0 || row_begin > row_end || row_end > buffer.size(0)) {
+    throw std::invalid_argument("add_weight_gradient: rows [" + std::to_string(row_begin) + ", " +
+                                std::to_string(row_end) + ") of a buffer with " + std::to_string(buffer.size(0)));
+  }
+  if (row_begin < row_end) weight_gradient_product(dy, x, buffer, 1.0f, row_begin, row_end);
 }
 
 WeightGradientScope::WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers,

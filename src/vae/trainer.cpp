@@ -8,6 +8,7 @@
 #include "amortize/model/module.hpp"
 #include "amortize/model/param_store.hpp"
 #include "amortize/vae/fused_ops.hpp"
+#include "amortize/vae/row_shares.hpp"
 #include "kernels.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -188,8 +189,8 @@ int64_t VaeTrainer::step_part(int64_t part, const Tensor& x, const Tensor& indic
     make_weight_buffers();
   }
   if (weight != 1.0) loss = loss * weight;
-  // Into the weights' buffers; with several workers the products are only recorded here, and the
-  // owner of each weight runs them all once every worker's backward pass is done (split_products).
+  // Into the weights' buffers; with several workers the products are only recorded here, and each
+  // worker runs its rows of them all once every backward pass is done (run_shared_products).
   std::optional<WeightGradientScope> into_buffers;
   if (!options_.fresh_weight_gradients) into_buffers.emplace(weights_, weight_grad_buffers_, defer);
   grads_[static_cast<size_t>(part)] =
@@ -204,35 +205,41 @@ void VaeTrainer::make_weight_buffers() {
   for (const auto& w : weights_) weight_grad_buffers_.push_back(at::zeros_like(w, at::MemoryFormat::Contiguous));
 }
 
-void VaeTrainer::assign_weight_owners(int64_t parts) {
-  // The largest weights first, each to the worker with the fewest elements so far.
-  std::vector<size_t> order(weights_.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return weights_[a].numel() > weights_[b].numel(); });
-  std::vector<int64_t> load(static_cast<size_t>(parts), 0);
-  weight_owner_.assign(weights_.size(), 0);
-  for (size_t i : order) {
-    const auto least = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    weight_owner_[i] = static_cast<int64_t>(least);
-    load[least] += weights_[i].numel();
+void VaeTrainer::share_parameters(int64_t parts) {
+  std::vector<RowLayout> layouts;
+  for (const auto& p : params_) {
+    const bool matrix = p.dim() == 2;
+    layouts.push_back({matrix ? p.size(0) : p.numel(), matrix ? p.size(1) : 1, matrix});
   }
+  shares_ = share_rows(layouts, parts);
+  shares_for_parts_ = parts;
 }
 
-std::string VaeTrainer::split_products(int64_t worker) {
+std::string VaeTrainer::run_shared_products(int64_t worker) {
   std::string nonfinite;
-  for (size_t i = 0; i < weights_.size(); ++i) {
-    if (weight_owner_[i] != worker) continue;
+  for (const RowShare& share : shares_[static_cast<size_t>(worker)]) {
+    const int64_t i = weight_of_param_[share.param];
+    if (i < 0) continue;
+    Tensor& buffer = weight_grad_buffers_[static_cast<size_t>(i)];
     // The workers' rows in worker order: the buffer holds the same sum, in the same order, as
     // the optimiser's pass would make of per-worker gradients.
     for (const auto& products : deferred_) {
       for (const auto& p : products) {
-        if (p.index == i) add_weight_gradient(p.dy, p.x, weight_grad_buffers_[i]);
+        if (p.index == static_cast<size_t>(i)) add_weight_gradient(p.dy, p.x, buffer, share.begin, share.end);
       }
     }
-    if (nonfinite.empty() && !all_finite(weight_grad_buffers_[i])) nonfinite = "gradient of '" + weight_names_[i] + "'";
+    if (nonfinite.empty() && !all_finite(buffer.slice(0, share.begin, share.end))) {
+      nonfinite = "gradient of '" + weight_names_[static_cast<size_t>(i)] + "'";
+    }
   }
   return nonfinite;
+}
+
+void VaeTrainer::update_shared_parameters(int64_t worker) const {
+  for (const RowShare& share : shares_[static_cast<size_t>(worker)]) {
+    const int64_t row_size = params_[share.param].dim() == 2 ? params_[share.param].size(1) : 1;
+    adam_->update_parameter_range(share.param, share.begin * row_size, share.end * row_size);
+  }
 }
 
 void VaeTrainer::collect_parameters() {
@@ -240,6 +247,7 @@ void VaeTrainer::collect_parameters() {
   for (const auto& name : active.names()) {
     param_names_.push_back(name);
     params_.push_back(active.entry(name).unconstrained);
+    weight_of_param_.push_back(params_.back().dim() == 2 ? static_cast<int64_t>(weights_.size()) : -1);
     if (params_.back().dim() == 2) {
       weights_.push_back(params_.back());
       weight_names_.push_back(name);
@@ -321,6 +329,7 @@ std::string VaeTrainer::load_state(const std::string& path) {
     } catch (const std::exception& e) {
       params_.clear();
       param_names_.clear();
+      weight_of_param_.clear();
       weights_.clear();
       weight_names_.clear();
       adam_.reset();
@@ -337,122 +346,166 @@ std::string VaeTrainer::load_state(const std::string& path) {
   return record.toStringRef();
 }
 
-std::optional<double> VaeTrainer::step(const Tensor& indices, int64_t n) {
-  // The first step runs on this thread alone: it registers the parameters in the store.
-  WorkerPool& pool = params_.empty() ? solo_ : *pool_;
-  const int64_t parts = pool.size();
-  const int64_t rows = indices.size(0);
+// What a step's workers share while they run it.
+struct VaeTrainer::StepWork {
+  Tensor indices;
+  int64_t parts = 1;
+  bool defer = false;               // products wait for all rows (run_shared_products)
+  std::vector<at::Generator> gens;  // per worker, with more than one
+  model::ParamStore* store = nullptr;  // the calling thread's active store, for the other workers
+  std::vector<std::exception_ptr> errors;
+  std::vector<double> bounds, cpu;
+  bool failed = false, skipped = false, begun = false;
+  int64_t chunks = 1;
+  std::atomic<int64_t> next_chunk{0};
+};
+
+void VaeTrainer::prepare_step(StepWork& work, const Tensor& indices, int64_t parts) {
+  work.indices = indices;
+  work.parts = parts;
+  work.store = &model::active_param_store();
   // Part w of the rows runs on worker w with its own generator seeded from the trainer's; the
   // parts' losses are weighted by their share of the batch, so the summed gradient is the batch's.
-  std::vector<at::Generator> gens;
+  work.gens.clear();
   if (parts > 1) {
     auto* impl = at::check_generator<at::CPUGeneratorImpl>(generator_);
     std::lock_guard<std::mutex> lock(generator_.mutex());
-    for (int64_t w = 0; w < parts; ++w) gens.push_back(at::make_generator<at::CPUGeneratorImpl>(impl->random64()));
+    for (int64_t w = 0; w < parts; ++w) work.gens.push_back(at::make_generator<at::CPUGeneratorImpl>(impl->random64()));
   }
-  auto& store = model::active_param_store();
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(parts));
-  std::vector<double> bounds(static_cast<size_t>(parts), 0.0), cpu(static_cast<size_t>(parts), 0.0);
-  bool failed = false, skipped = false;
-  const int64_t chunks = parts == 1 ? 1 : parts * kAdamChunksPerWorker;
-  std::atomic<int64_t> next_chunk{0};
-  const bool defer = parts > 1 && !options_.fresh_weight_gradients;
+  work.errors.assign(static_cast<size_t>(parts), nullptr);
+  work.bounds.assign(static_cast<size_t>(parts), 0.0);
+  work.cpu.assign(static_cast<size_t>(parts), 0.0);
+  work.failed = work.skipped = work.begun = false;
+  work.chunks = parts == 1 ? 1 : parts * kAdamChunksPerWorker;
+  work.next_chunk.store(0, std::memory_order_relaxed);
+  work.defer = parts > 1 && !options_.fresh_weight_gradients;
   if (!params_.empty()) make_weight_buffers();  // (a trainer whose state was loaded has none yet)
-  if (defer && owners_for_parts_ != parts) {
-    assign_weight_owners(parts);
-    owners_for_parts_ = parts;
+  if (work.defer && shares_for_parts_ != parts) share_parameters(parts);
+}
+
+bool VaeTrainer::begin_update(StepWork& work) {
+  for (const auto& e : work.errors) work.failed = work.failed || e;
+  if (work.failed) return false;  // finish_step rethrows the worker's error
+  for (const auto& reason : nonfinite_) work.skipped = work.skipped || !reason.empty();
+  if (work.skipped) return false;  // no update: finish_step counts the step as skipped
+  try {
+    if (!adam_) make_optimizer();
+    std::vector<std::vector<Tensor>> worker_grads(grads_.begin(), grads_.begin() + work.parts);
+    for (size_t u = 1; u < worker_grads.size(); ++u) {  // a shared buffer counts once
+      for (auto& g : worker_grads[u]) {
+        if (g.defined() && is_weight_buffer(g)) g = Tensor();
+      }
+    }
+    // The buffers are zeroed in the same pass, ready for the next step.
+    adam_->begin_partitioned_step(param_names_, worker_grads, 1.0,
+                                  /*zero_gradients=*/!options_.fresh_weight_gradients);
+    return true;
+  } catch (...) {
+    work.failed = true;
+    work.errors[0] = std::current_exception();
+    return false;
   }
-  pool.run([&](int64_t w) {
-    // The denormal mode is per thread (worker 0's is the epoch's), and covers the optimiser's
-    // pass too: Adam's second moments of idle weights decay into denormals.
-    std::optional<FlushDenormalScope> flush;
-    if (w != 0) flush.emplace(options_.flush_denormal);
-    const double cpu_start = thread_cpu_seconds();
-    auto& grads = grads_[static_cast<size_t>(w)];
-    std::string& nonfinite = nonfinite_[static_cast<size_t>(w)];
-    try {
-      grads.clear();
-      nonfinite.clear();
-      const int64_t a = rows * w / parts, b = rows * (w + 1) / parts;
-      if (a < b) {
-        // Each worker gathers its rows into its own buffer, the same every step (the previous
-        // step's graph, which saved it, is gone).
-        const Tensor part_indices = indices.slice(0, a, b);
-        Tensor& x = batches_[static_cast<size_t>(w)];
-        if (image_bytes_.defined() && x.is_contiguous() && part_indices.scalar_type() == at::kLong) {
-          gather_byte_rows(image_bytes_, part_indices, x);
-        } else {
-          gather_rows(images_, part_indices, x);
-        }
-        const int64_t nonfinite_weight =
-            step_part(w, x, part_indices, n, static_cast<double>(b - a) / static_cast<double>(rows),
-                      parts == 1 ? generator_ : gens[static_cast<size_t>(w)], w == 0 ? nullptr : &store, defer);
-        bounds[static_cast<size_t>(w)] = sum_of(bounds_[static_cast<size_t>(w)].last_per_datum());
-        nonfinite = nonfinite_reason(w, bounds[static_cast<size_t>(w)], nonfinite_weight);
+}
+
+void VaeTrainer::run_step_part(StepWork& work, WorkerPool& pool, int64_t w, int64_t n) {
+  const auto part = static_cast<size_t>(w);
+  // The denormal mode is per thread (worker 0's is the epoch's), and covers the optimiser's
+  // pass too: Adam's second moments of idle weights decay into denormals.
+  std::optional<FlushDenormalScope> flush;
+  if (w != 0) flush.emplace(options_.flush_denormal);
+  const double cpu_start = thread_cpu_seconds();
+  auto& grads = grads_[part];
+  std::string& nonfinite = nonfinite_[part];
+  auto no_errors = [&] {
+    return std::none_of(work.errors.begin(), work.errors.end(), [](const auto& e) { return bool(e); });
+  };
+  try {
+    grads.clear();
+    nonfinite.clear();
+    deferred_[part].clear();  // the last step's, which every worker is done with
+    const int64_t rows = work.indices.size(0);
+    const int64_t a = rows * w / work.parts, b = rows * (w + 1) / work.parts;
+    if (a < b) {
+      // Each worker gathers its rows into its own buffer, the same every step (the previous
+      // step's graph, which saved it, is gone).
+      const Tensor part_indices = work.indices.slice(0, a, b);
+      Tensor& x = batches_[part];
+      if (image_bytes_.defined() && x.is_contiguous() && part_indices.scalar_type() == at::kLong) {
+        gather_byte_rows(image_bytes_, part_indices, x);
+      } else {
+        gather_rows(images_, part_indices, x);
       }
-      if (grads.empty()) grads.resize(params_.size());  // no rows: contributes nothing
-    } catch (...) {
-      errors[static_cast<size_t>(w)] = std::current_exception();
+      const int64_t nonfinite_weight =
+          step_part(w, x, part_indices, n, static_cast<double>(b - a) / static_cast<double>(rows),
+                    work.parts == 1 ? generator_ : work.gens[part], w == 0 ? nullptr : work.store, work.defer);
+      work.bounds[part] = sum_of(bounds_[part].last_per_datum());
+      nonfinite = nonfinite_reason(w, work.bounds[part], nonfinite_weight);
     }
-    if (defer) {
-      pool.arrive_and_wait();  // every worker's weight-gradient products are recorded
-      if (std::none_of(errors.begin(), errors.end(), [](const auto& e) { return bool(e); })) {
-        try {
-          const std::string reason = split_products(w);
-          if (nonfinite.empty()) nonfinite = reason;
-        } catch (...) {
-          errors[static_cast<size_t>(w)] = std::current_exception();
-        }
-      }
-    }
-    pool.arrive_and_wait([&] {  // on one worker, while the others wait
-      for (const auto& e : errors) failed = failed || e;
-      if (failed) return;  // the caller rethrows the worker's error
-      for (const auto& reason : nonfinite_) skipped = skipped || !reason.empty();
-      if (skipped) return;  // no update: the caller counts the step as skipped
+    if (grads.empty()) grads.resize(params_.size());  // no rows: contributes nothing
+  } catch (...) {
+    work.errors[part] = std::current_exception();
+  }
+  if (work.defer) {
+    pool.arrive_and_wait();  // every worker's weight-gradient products are recorded
+    if (no_errors()) {
       try {
-        if (!adam_) make_optimizer();
-        std::vector<std::vector<Tensor>> worker_grads(grads_.begin(), grads_.begin() + parts);
-        for (size_t u = 1; u < worker_grads.size(); ++u) {  // a shared buffer counts once
-          for (auto& g : worker_grads[u]) {
-            if (g.defined() && is_weight_buffer(g)) g = Tensor();
-          }
-        }
-        // The buffers are zeroed in the same pass, ready for the next step.
-        adam_->begin_partitioned_step(param_names_, worker_grads, 1.0,
-                                      /*zero_gradients=*/!options_.fresh_weight_gradients);
+        const std::string reason = run_shared_products(w);
+        if (nonfinite.empty()) nonfinite = reason;
       } catch (...) {
-        failed = true;
-        errors[0] = std::current_exception();
+        work.errors[part] = std::current_exception();
       }
-    });
-    // In chunks that the workers claim: they finish together (a fixed half each waited for the
-    // slower one).
-    if (!failed && !skipped) adam_->update_claimed_partitions(next_chunk, chunks);
-    cpu[static_cast<size_t>(w)] = thread_cpu_seconds() - cpu_start;
-  });
-  for (double c : cpu) extra_cpu_seconds_ += std::max(0.0, c - cpu[0]);
-  for (auto& products : deferred_) products.clear();
-  if (failed || skipped) {  // no update zeroed the weights' gradient buffers: a later step starts from zeros
+    }
+  }
+  pool.arrive_and_wait([&] { work.begun = begin_update(work); });  // on one worker, while the others wait
+  // Each worker its share of the parameters, whose weight gradients it has just made (in cache);
+  // else in chunks that the workers claim, so that they finish together.
+  if (work.begun) {
+    try {
+      if (work.defer) {
+        update_shared_parameters(w);
+      } else {
+        adam_->update_claimed_partitions(work.next_chunk, work.chunks);
+      }
+    } catch (...) {
+      work.errors[part] = std::current_exception();
+    }
+  }
+  work.cpu[part] = thread_cpu_seconds() - cpu_start;
+}
+
+std::optional<double> VaeTrainer::finish_step(StepWork& work) {
+  for (double c : work.cpu) extra_cpu_seconds_ += std::max(0.0, c - work.cpu[0]);
+  const bool error = std::any_of(work.errors.begin(), work.errors.end(), [](const auto& e) { return bool(e); });
+  if (work.failed || work.skipped ||
+      error) {  // no update zeroed the weights' gradient buffers: a later step starts from zeros
     for (auto& b : weight_grad_buffers_) b.zero_();
   }
-  for (const auto& e : errors) {
+  for (const auto& e : work.errors) {
     if (e) std::rethrow_exception(e);
   }
-  if (skipped) {
+  if (work.skipped) {
     note_skipped_step();
     return std::nullopt;
   }
   consecutive_nonfinite_ = 0;
   double total = 0.0;
-  for (double b : bounds) total += b;
+  for (double b : work.bounds) total += b;
   return total;
+}
+
+std::optional<double> VaeTrainer::step(const Tensor& indices, int64_t n) {
+  // The first step runs on this thread alone: it registers the parameters in the store.
+  WorkerPool& pool = params_.empty() ? solo_ : *pool_;
+  StepWork work;
+  prepare_step(work, indices, pool.size());
+  pool.run([&](int64_t w) { run_step_part(work, pool, w, n); });
+  return finish_step(work);
 }
 
 std::string VaeTrainer::nonfinite_reason(int64_t part, double bound, int64_t weight) const {
   if (!std::isfinite(bound)) return "loss";
   if (weight >= 0) return "gradient of '" + weight_names_[static_cast<size_t>(weight)] + "'";
-  // The weights' buffers are checked after their products (WeightGradientScope, split_products);
+  // The weights' buffers are checked after their products (WeightGradientScope, run_shared_products);
   // the rest here, weight gradients too when a fallback path (no BLAS, another dtype) made a
   // fresh tensor.
   const auto& grads = grads_[static_cast<size_t>(part)];
@@ -493,15 +546,15 @@ EpochResult VaeTrainer::epoch() {
   int64_t excluded_images = 0;  // in skipped steps
   dist::ValidationScope validation(options_.validate);
   FlushDenormalScope flush(options_.flush_denormal);
-  for (int64_t begin = 0; begin < n; begin += options_.batch_size) {
-    const Tensor indices = order.slice(0, begin, std::min(n, begin + options_.batch_size));
-    const std::optional<double> bound = step(indices, n);
+  const int64_t batch = options_.batch_size, steps = (n + batch - 1) / batch;
+  auto batch_indices = [&](int64_t s) { return order.slice(0, s * batch, std::min(n, (s + 1) * batch)); };
+  auto count = [&](int64_t s, std::optional<double> bound) {
     ++result.steps;
     if (bound) {
       bound_sum += *bound;
     } else {
       ++result.skipped_steps;
-      excluded_images += indices.size(0);
+      excluded_images += std::min(n, (s + 1) * batch) - s * batch;
     }
     if (options_.between_steps) {
       const auto outside = std::chrono::steady_clock::now();
@@ -510,6 +563,38 @@ EpochResult VaeTrainer::epoch() {
       excluded += seconds_since(outside);
       excluded_cpu += thread_cpu_seconds() - outside_cpu;
     }
+  };
+  int64_t s = 0;
+  if (params_.empty() && s < steps) {  // the first step registers the parameters
+    count(s, step(batch_indices(s), n));
+    ++s;
+  }
+  if (s < steps) {
+    // One job for the rest of the epoch: between two steps the workers only meet while this
+    // thread ends the one and begins the next (a job per step woke the other workers from
+    // sleep every step, tens of microseconds each time).
+    WorkerPool& pool = *pool_;
+    StepWork work;
+    prepare_step(work, batch_indices(s), pool.size());
+    std::exception_ptr error;
+    bool done = false;
+    pool.run([&](int64_t w) {
+      while (!done) {
+        run_step_part(work, pool, w, n);
+        pool.arrive_and_wait_on_first(w, [&] {
+          try {
+            count(s, finish_step(work));
+            if (++s < steps) prepare_step(work, batch_indices(s), pool.size());
+            done = s >= steps;
+          } catch (...) {
+            error = std::current_exception();
+            done = true;
+          }
+        });
+      }
+    });
+    for (auto& products : deferred_) products.clear();
+    if (error) std::rethrow_exception(error);
   }
   result.train_bound = bound_sum / static_cast<double>(n - excluded_images);
   result.seconds = seconds_since(start) - excluded;

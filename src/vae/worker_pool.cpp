@@ -110,4 +110,22 @@ void WorkerPool::arrive_and_wait(const std::function<void()>& completion) {
   wait_until([&] { return barrier_generation_.load(std::memory_order_acquire) != generation; });
 }
 
+void WorkerPool::arrive_and_wait_on_first(int64_t worker, const std::function<void()>& completion) {
+  if (size_ == 1) {
+    completion();
+    return;
+  }
+  const uint64_t generation = barrier_generation_.load(std::memory_order_acquire);
+  if (worker != 0) {
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == size_ - 1) notify();
+    wait_until([&] { return barrier_generation_.load(std::memory_order_acquire) != generation; });
+    return;
+  }
+  wait_until([&] { return arrived_.load(std::memory_order_acquire) == size_ - 1; });
+  completion();
+  arrived_.store(0, std::memory_order_relaxed);
+  barrier_generation_.fetch_add(1, std::memory_order_release);
+  notify();
+}
+
 }  // namespace amortize::vae

@@ -71,8 +71,9 @@ class WeightGradientScope {
   int64_t first_nonfinite_ = -1;
 };
 
-// buffer += dy^T x (contiguous float32; BLAS beta = 1): a deferred weight-gradient product.
-void add_weight_gradient(const Tensor& dy, const Tensor& x, Tensor& buffer);
+// Rows [row_begin, row_end) of buffer += dy^T x (contiguous float32; BLAS beta = 1): a deferred
+// weight-gradient product, or one worker's share of it (the same bits as the whole product's rows).
+void add_weight_gradient(const Tensor& dy, const Tensor& x, Tensor& buffer, int64_t row_begin, int64_t row_end);
 
 // Bernoulli log-density of x given logits, summed over the last dimension:
 //   sum_j x_j l_j - max(l_j, 0) - log1p(exp(-|l_j|)),

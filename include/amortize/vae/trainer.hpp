@@ -5,6 +5,7 @@
 #pragma once
 #include "amortize/vae/fused_ops.hpp"
 #include "amortize/vae/local_bound.hpp"
+#include "amortize/vae/row_shares.hpp"
 #include "amortize/vae/vae.hpp"
 #include "amortize/vae/worker_pool.hpp"
 
@@ -40,11 +41,14 @@ struct FitOptions {
   // (benchmarks interleave reference work with the steps so both see the same machine load).
   std::function<void()> between_steps;
   // Threads that split each batch (data parallel, single-threaded BLAS in each: see threads.hpp).
-  // They live for the whole fit (a WorkerPool); each step they compute their share's gradients,
-  // meet, and update the parameters' elements in chunks that they claim in turn, with the
-  // workers' gradients summed in the same pass (optim::Adam's partitioned step). With more than
-  // one the particles' draws differ from a one-thread run (one generator per part, seeded from
-  // `seed`), but runs with the same count repeat exactly.
+  // They live for the whole fit (a WorkerPool) and run an epoch's steps as one job. Each step
+  // they compute their rows' gradients and meet; each then runs every worker's weight-gradient
+  // products for its share of the parameters' rows (share_rows), they meet again, and each
+  // updates its share, with the workers' bias gradients summed in the same pass (optim::Adam's
+  // partitioned step); then the calling thread ends the step and begins the next while they
+  // wait. (With fresh_weight_gradients they update chunks that they claim in turn.) With more
+  // than one the particles' draws differ from a one-thread run (one generator per part, seeded
+  // from `seed`), but runs with the same count repeat exactly.
   int64_t workers = 1;
   // Fresh weight-gradient tensors every step, one per worker, instead of one buffer per weight
   // (the default): the products add into the buffers and Adam's pass zeroes them (which saves
@@ -102,20 +106,35 @@ class VaeTrainer {
   std::string load_state(const std::string& path);
 
  private:
+  struct StepWork;
   // One step on the images' rows `indices` (of n), split over the workers; returns the sum of
-  // the batch's per-datum bounds, or nothing for a skipped (non-finite) step.
+  // the batch's per-datum bounds, or nothing for a skipped (non-finite) step. The same as
+  // prepare_step, run_step_part on every worker, then finish_step.
   std::optional<double> step(const Tensor& indices, int64_t n);
+  void prepare_step(StepWork& work, const Tensor& indices, int64_t parts);  // on the calling thread
+  // Worker w's part of the step (of n images): its rows' gradients, the meetings, its share of
+  // the update.
+  void run_step_part(StepWork& work, WorkerPool& pool, int64_t w, int64_t n);
+  // At the meeting after the gradients: decides the step (an error or a non-finite part stops
+  // it) and begins Adam's partitioned step; true when the update is to run.
+  bool begin_update(StepWork& work);
+  // On the calling thread once every part is done: rethrows a worker's error, counts a skipped
+  // step; returns the batch's bound as step() does.
+  std::optional<double> finish_step(StepWork& work);
   // Loss and gradients of part `part` (rows x of n, loss weighted by `weight`) into grads_[part];
   // returns the first weight (index in weights_) whose checked buffer is not finite, or -1;
   // `store` is the param store to activate (worker threads) or null (the calling thread);
-  // `defer`: record the weight-gradient products in deferred_[part] (split_products runs them).
+  // `defer`: record the weight-gradient products in deferred_[part] (run_shared_products runs them).
   int64_t step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
                     at::Generator& generator, model::ParamStore* store, bool defer = false);
-  void make_weight_buffers();                // once the weights are known
-  void assign_weight_owners(int64_t parts);  // weight_owner_, balanced by elements
-  // Runs every worker's recorded products of the weights that `worker` owns, in worker order, into
-  // their buffers; returns the nonfinite_reason of the first buffer that is not finite, or "".
-  std::string split_products(int64_t worker);
+  void make_weight_buffers();            // once the weights are known
+  void share_parameters(int64_t parts);  // shares_ for `parts` workers
+  // Runs every worker's recorded products, in worker order, for the weight rows in `worker`'s
+  // shares, into their buffers; returns the nonfinite_reason of the first share that is not
+  // finite, or "".
+  std::string run_shared_products(int64_t worker);
+  // Adam's update (begun by begin_partitioned_step) of the rows in `worker`'s shares.
+  void update_shared_parameters(int64_t worker) const;
   bool is_weight_buffer(const Tensor& g) const;
   // The active store's parameters, in its order (params_, param_names_, weights_, weight_names_).
   void collect_parameters();
@@ -139,9 +158,11 @@ class VaeTrainer {
   // half of the zeroing and of Adam's gradient reads of a buffer per worker.
   std::vector<Tensor> weight_grad_buffers_;
   std::vector<std::vector<WeightGradientScope::DeferredProduct>> deferred_;  // per worker, this step's
-  std::vector<int64_t> weight_owner_;  // per weight, the worker that runs its products
-  int64_t owners_for_parts_ = 0;
+  // Per worker, its rows of the parameters: their products and update (see share_rows).
+  std::vector<std::vector<RowShare>> shares_;
+  int64_t shares_for_parts_ = 0;
   std::vector<Tensor> weights_;           // the parameters with two dimensions
+  std::vector<int64_t> weight_of_param_;  // per parameter, its index in weights_, or -1
   std::vector<std::string> param_names_;  // the store's parameters, known after the first step
   std::vector<Tensor> params_;
   std::unique_ptr<infer::optim::Adam> adam_;

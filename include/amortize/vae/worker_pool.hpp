@@ -1,7 +1,7 @@
 // A fixed team of threads for data-parallel training steps: the threads live as long as the
 // pool, run(job) runs job(w) on every worker w at once (worker 0 is the calling thread) and
-// returns when all are done, and arrive_and_wait() inside a job separates the phases of one
-// step (say, gradients, then each worker's share of the optimiser update). Waiting threads
+// returns when all are done, and arrive_and_wait() inside a job separates its phases (say,
+// gradients, then each worker's share of the optimiser update, then the next step). Waiting threads
 // spin briefly before they sleep: a step's phases last milliseconds, and waking a sleeping
 // thread costs tens of microseconds.
 #pragma once
@@ -32,6 +32,10 @@ class WorkerPool {
   // Within a job: blocks until every worker has arrived. The last to arrive runs `completion`
   // (if any) before the others go on; it must not throw.
   void arrive_and_wait(const std::function<void()>& completion = {});
+  // The same, called by every worker with its index, with `completion` run by worker 0 (the
+  // thread that called run) once the others have arrived: serial work between phases that
+  // must stay on that thread.
+  void arrive_and_wait_on_first(int64_t worker, const std::function<void()>& completion);
 
  private:
   void work(int64_t worker);

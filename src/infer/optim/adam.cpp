@@ -81,6 +81,7 @@ void Adam::begin_partitioned_step(const std::vector<std::string>& names,
                                   const std::vector<std::vector<Tensor>>& worker_grads, double lr_scale,
                                   bool zero_gradients) {
   partitions_.clear();
+  partition_of_name_.assign(names.size(), -1);
   partitioned_elements_ = 0;
   for (const auto& grads : worker_grads) {
     if (grads.size() != names.size()) {
@@ -115,6 +116,7 @@ void Adam::begin_partitioned_step(const std::vector<std::string>& names,
       }
     }
     if (part.float_grads.empty() && part.double_grads.empty()) continue;
+    partition_of_name_[i] = static_cast<int64_t>(partitions_.size());
     part.param = p;
     partitions_.push_back(std::move(part));
     slots.push_back(&it->second);
@@ -149,20 +151,38 @@ void Adam::update_partition(int64_t part, int64_t parts) const {
   for (const auto& p : partitions_) {
     const int64_t n = p.param.numel();
     const int64_t begin = std::max(lo, p.offset) - p.offset, end = std::min(hi, p.offset + n) - p.offset;
-    if (begin >= end) continue;
-    if (p.param.scalar_type() == at::kFloat) {
-      const AdamArrays<float> a{static_cast<float*>(p.param.data_ptr()), static_cast<float*>(p.exp_avg.data_ptr()),
-                                static_cast<float*>(p.exp_avg_sq.data_ptr()), p.float_grads.data(),
-                                static_cast<int64_t>(p.float_grads.size()),
-                                p.zero_gradients ? p.float_grads.data() : nullptr};
-      fused_adam(a, begin, end, p.coefficients);
-    } else {
-      const AdamArrays<double> a{static_cast<double*>(p.param.data_ptr()), static_cast<double*>(p.exp_avg.data_ptr()),
-                                 static_cast<double*>(p.exp_avg_sq.data_ptr()), p.double_grads.data(),
-                                 static_cast<int64_t>(p.double_grads.size()),
-                                 p.zero_gradients ? p.double_grads.data() : nullptr};
-      fused_adam(a, begin, end, p.coefficients);
-    }
+    if (begin < end) update_elements(p, begin, end);
+  }
+}
+
+void Adam::update_parameter_range(size_t index, int64_t begin, int64_t end) const {
+  if (index >= partition_of_name_.size()) {
+    throw std::invalid_argument("Adam: parameter " + std::to_string(index) + " of " +
+                                std::to_string(partition_of_name_.size()) + " in the partitioned step");
+  }
+  const int64_t part = partition_of_name_[index];
+  if (part < 0) return;  // no gradient this step
+  const Partition& p = partitions_[static_cast<size_t>(part)];
+  if (begin < 0 || begin > end || end > p.param.numel()) {
+    throw std::invalid_argument("Adam: elements [" + std::to_string(begin) + ", " + std::to_string(end) +
+                                ") of a parameter with " + std::to_string(p.param.numel()));
+  }
+  if (begin < end) update_elements(p, begin, end);
+}
+
+void Adam::update_elements(const Partition& p, int64_t begin, int64_t end) {
+  if (p.param.scalar_type() == at::kFloat) {
+    const AdamArrays<float> a{
+        static_cast<float*>(p.param.data_ptr()),      static_cast<float*>(p.exp_avg.data_ptr()),
+        static_cast<float*>(p.exp_avg_sq.data_ptr()), p.float_grads.data(),
+        static_cast<int64_t>(p.float_grads.size()),   p.zero_gradients ? p.float_grads.data() : nullptr};
+    fused_adam(a, begin, end, p.coefficients);
+  } else {
+    const AdamArrays<double> a{
+        static_cast<double*>(p.param.data_ptr()),      static_cast<double*>(p.exp_avg.data_ptr()),
+        static_cast<double*>(p.exp_avg_sq.data_ptr()), p.double_grads.data(),
+        static_cast<int64_t>(p.double_grads.size()),   p.zero_gradients ? p.double_grads.data() : nullptr};
+    fused_adam(a, begin, end, p.coefficients);
   }
 }
 

@@ -176,3 +176,37 @@ TEST(FusedAdam, PartitionedStepRefusesWhatItCannotUpdateAndLeavesTheStateAlone) 
   // The first step moves every element by the learning rate against the gradient's sign.
   EXPECT_TRUE(at::allclose(p, at::full({4, 3}, -0.1f), 0, 1e-6));
 }
+
+TEST(FusedAdam, ParameterRangesUpdateTheSameAsPartitions) {
+  // Ranges of each parameter in any order and at any boundaries (here, uneven rows of a matrix,
+  // one element at a time for the vector) give the partitions' bits; a parameter without a
+  // gradient is left alone, and a range outside the parameter or an unknown index throws.
+  Tensor m1 = at::linspace(-1, 1, 35, at::kFloat).reshape({5, 7}).requires_grad_(true);
+  Tensor v1 = at::linspace(0, 2, 9, at::kFloat).requires_grad_(true);
+  Tensor m2 = m1.detach().clone().requires_grad_(true), v2 = v1.detach().clone().requires_grad_(true);
+  Tensor idle = at::ones({3}, at::kFloat).requires_grad_(true);
+  Adam a(0.05), b(0.05);
+  a.add_parameter("m", m1);
+  a.add_parameter("v", v1);
+  b.add_parameter("m", m2);
+  b.add_parameter("v", v2);
+  b.add_parameter("idle", idle);
+  auto noise = gen(7);
+  for (int step = 0; step < 3; ++step) {
+    std::vector<std::vector<Tensor>> grads;
+    for (int w = 0; w < 2; ++w) grads.push_back({at::randn({5, 7}, noise), at::randn({9}, noise), Tensor()});
+    a.begin_partitioned_step({"m", "v"}, {{grads[0][0], grads[0][1]}, {grads[1][0], grads[1][1]}});
+    b.begin_partitioned_step({"m", "v", "idle"}, grads);
+    for (int64_t part = 0; part < 3; ++part) a.update_partition(part, 3);
+    b.update_parameter_range(0, 3 * 7, 5 * 7);
+    for (int64_t i = 8; i >= 0; --i) b.update_parameter_range(1, i, i + 1);
+    b.update_parameter_range(0, 0, 3 * 7);
+    b.update_parameter_range(2, 0, 3);
+  }
+  EXPECT_TRUE(at::equal(m1, m2));
+  EXPECT_TRUE(at::equal(v1, v2));
+  EXPECT_TRUE(at::equal(idle, at::ones({3}, at::kFloat)));
+  EXPECT_THROW(b.update_parameter_range(0, 30, 36), std::invalid_argument);
+  EXPECT_THROW(b.update_parameter_range(1, 2, 1), std::invalid_argument);
+  EXPECT_THROW(b.update_parameter_range(3, 0, 1), std::invalid_argument);
+}

@@ -258,3 +258,24 @@ TEST(WeightGradientScope, RecordsTheFirstWeightWhoseBufferIsNotFinite) {
   buf2[1][1] = std::numeric_limits<float>::quiet_NaN();
   EXPECT_EQ(gradients(1.0f, buf1, buf2), 1);
 }
+
+TEST(WeightGradientScope, RowsOfADeferredProductAddTheWholeProductsRows) {
+  // A worker's share of a deferred product: rows [a, b) of buffer += dy^T x, the same bits as
+  // those rows of the whole product (the sum over each row's inputs runs in the same order),
+  // the other rows untouched; rows outside the buffer throw.
+  const Tensor dy = at::randn({64, 23}, gen(21)), x = at::randn({64, 31}, gen(22));
+  const Tensor start = at::randn({23, 31}, gen(23));
+  Tensor whole = start.clone(), pieces = start.clone();
+  add_weight_gradient(dy, x, whole, 0, 23);
+  EXPECT_TRUE(at::allclose(whole, start + at::mm(dy.t(), x), 1e-5, 1e-5));
+  for (auto [a, b] : {std::pair<int64_t, int64_t>{17, 23}, {0, 5}, {5, 17}, {9, 9}})
+    add_weight_gradient(dy, x, pieces, a, b);
+  EXPECT_TRUE(at::equal(whole, pieces));
+  Tensor part = start.clone();
+  add_weight_gradient(dy, x, part, 5, 17);
+  EXPECT_TRUE(at::equal(part.slice(0, 5, 17), whole.slice(0, 5, 17)));
+  EXPECT_TRUE(at::equal(part.slice(0, 0, 5), start.slice(0, 0, 5)));
+  EXPECT_TRUE(at::equal(part.slice(0, 17), start.slice(0, 17)));
+  EXPECT_THROW(add_weight_gradient(dy, x, part, 20, 24), std::invalid_argument);
+  EXPECT_THROW(add_weight_gradient(dy, x, part, 3, 2), std::invalid_argument);
+}

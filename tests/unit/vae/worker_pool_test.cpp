@@ -1,6 +1,6 @@
 // The persistent worker pool: every worker runs every job once, the barrier's completion runs
 // once per phase with every worker's writes visible, errors come back to the caller, and the
-// pool stays usable after one.
+// pool stays usable after one; a meeting can keep its completion on the calling thread.
 #include "amortize/vae/worker_pool.hpp"
 
 #include <gtest/gtest.h>
@@ -59,4 +59,31 @@ TEST(WorkerPool, AWorkersErrorReachesTheCallerAndThePoolGoesOn) {
   std::atomic<int> ran{0};
   pool.run([&](int64_t) { ran.fetch_add(1); });
   EXPECT_EQ(ran.load(), 2);
+}
+
+TEST(WorkerPool, AMeetingOnTheFirstWorkerRunsItsCompletionOnTheCallerAfterEveryoneArrived) {
+  // One job of many phases, as an epoch of steps: each meeting's completion runs once, on the
+  // thread that called run, with every worker's phase written; a mix with the plain barrier too.
+  for (int64_t size : {1, 2, 3}) {
+    WorkerPool pool(size);
+    const auto caller = std::this_thread::get_id();
+    std::vector<int64_t> written(static_cast<size_t>(size));
+    int64_t completions = 0, phase = 0;
+    bool on_caller = true, complete = true, done = false;
+    pool.run([&](int64_t w) {
+      while (!done) {
+        written[static_cast<size_t>(w)] = phase * 10 + w;
+        pool.arrive_and_wait();
+        pool.arrive_and_wait_on_first(w, [&] {
+          ++completions;
+          on_caller = on_caller && std::this_thread::get_id() == caller;
+          for (int64_t u = 0; u < size; ++u) complete = complete && written[static_cast<size_t>(u)] == phase * 10 + u;
+          done = ++phase == 500;
+        });
+      }
+    });
+    EXPECT_EQ(completions, 500) << "pool of " << size;
+    EXPECT_TRUE(on_caller) << "pool of " << size;
+    EXPECT_TRUE(complete) << "pool of " << size;
+  }
 }

@@ -38,6 +38,9 @@ class Adam : public Optimizer {
                               const std::vector<std::vector<Tensor>>& worker_grads, double lr_scale = 1.0,
                               bool zero_gradients = false);
   void update_partition(int64_t part, int64_t parts) const;
+  // The update of elements [begin, end) of names[index] alone (callers that split the parameters
+  // themselves; the same numbers as any partition); nothing for a parameter without gradients.
+  void update_parameter_range(size_t index, int64_t begin, int64_t end) const;
   // update_partition for parts claimed from `next` (shared by the calling threads, from 0) until
   // all `parts` are taken: a thread that arrives early, or is not descheduled, takes more of them.
   void update_claimed_partitions(std::atomic<int64_t>& next, int64_t parts) const;
@@ -56,8 +59,11 @@ class Adam : public Optimizer {
     int64_t offset = 0;  // of its first element in the concatenation of all parameters
     AdamCoefficients coefficients;
   };
+  static void update_elements(const Partition& p, int64_t begin, int64_t end);
+
   AdamOptions options_;
   std::vector<Partition> partitions_;
+  std::vector<int64_t> partition_of_name_;  // per name of the step: its index in partitions_, or -1
   int64_t partitioned_elements_ = 0;
 };
 

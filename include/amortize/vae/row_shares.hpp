@@ -1,0 +1,29 @@
+// How the data-parallel workers split the parameters for the work that follows their backward
+// passes: each parameter's rows (a matrix's gradient products and the update of every
+// parameter) go to workers in shares of about equal elements each. No LibTorch here.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace amortize::vae {
+
+// Rows [begin, end) of parameter `param`.
+struct RowShare {
+  size_t param = 0;
+  int64_t begin = 0, end = 0;
+};
+
+// One parameter's layout: `rows` rows of `row_size` elements; matrices also need products.
+struct RowLayout {
+  int64_t rows = 0, row_size = 1;
+  bool matrix = false;
+};
+
+// Each of `workers` workers' shares of the parameters, together every row once and each with
+// the same number of elements up to a row. The matrices go whole, largest first, to the worker
+// with the fewest elements so far; the cuts that even the workers out then fall in their last
+// (smallest) matrices or in the other parameters, which follow the matrices.
+std::vector<std::vector<RowShare>> share_rows(const std::vector<RowLayout>& params, int64_t workers);
+
+}  // namespace amortize::vae

@@ -1,0 +1,54 @@
+#include "amortize/vae/row_shares.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+namespace amortize::vae {
+
+std::vector<std::vector<RowShare>> share_rows(const std::vector<RowLayout>& params, int64_t workers) {
+  if (workers < 1)
+    throw std::invalid_argument("share_rows: workers must be at least 1, got " + std::to_string(workers));
+  std::vector<size_t> by_size(params.size());
+  std::iota(by_size.begin(), by_size.end(), size_t{0});
+  auto numel = [&](size_t i) { return params[i].rows * params[i].row_size; };
+  std::stable_sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) { return numel(a) > numel(b); });
+  // Whole matrices to the least loaded worker; the sequence lists each worker's in turn, then the rest.
+  std::vector<std::vector<size_t>> owned(static_cast<size_t>(workers));
+  std::vector<int64_t> load(static_cast<size_t>(workers), 0);
+  for (size_t i : by_size) {
+    if (!params[i].matrix) continue;
+    const auto least = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    owned[least].push_back(i);
+    load[least] += numel(i);
+  }
+  std::vector<size_t> sequence;
+  for (const auto& mine : owned) sequence.insert(sequence.end(), mine.begin(), mine.end());
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!params[i].matrix) sequence.push_back(i);
+  }
+  int64_t total = 0;
+  for (size_t i : sequence) total += numel(i);
+  // Worker k takes the sequence's elements [total k / workers, total (k + 1) / workers), to the nearest row.
+  std::vector<std::vector<RowShare>> shares(static_cast<size_t>(workers));
+  int64_t offset = 0;
+  for (size_t i : sequence) {
+    const RowLayout& p = params[i];
+    auto row_at = [&](int64_t k) {
+      const double cut = static_cast<double>(total) * static_cast<double>(k) / static_cast<double>(workers);
+      const auto row =
+          static_cast<int64_t>(std::llround((cut - static_cast<double>(offset)) / static_cast<double>(p.row_size)));
+      return std::clamp<int64_t>(row, 0, p.rows);
+    };
+    for (int64_t k = 0; k < workers; ++k) {
+      const int64_t begin = k == 0 ? 0 : row_at(k), end = k + 1 == workers ? p.rows : row_at(k + 1);
+      if (begin < end) shares[static_cast<size_t>(k)].push_back({i, begin, end});
+    }
+    offset += numel(i);
+  }
+  return shares;
+}
+
+}  // namespace amortize::vae

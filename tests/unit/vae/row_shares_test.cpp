@@ -1,0 +1,83 @@
+// How the data-parallel workers split the parameters after their backward passes: every row
+// once, equal elements per worker up to a row, and matrices kept whole where the balance allows.
+#include "amortize/vae/row_shares.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+#include <vector>
+
+using amortize::vae::RowLayout;
+using amortize::vae::RowShare;
+using amortize::vae::share_rows;
+
+namespace {
+// The VAE's parameters in its store's order: encoder hidden (400 x 784) and its bias, the two
+// heads (50 x 400) and biases, decoder hidden (400 x 50) and its output (784 x 400), biases.
+std::vector<RowLayout> vae_layout() {
+  return {{400, 784, true}, {400, 1, false}, {50, 400, true}, {50, 1, false},   {50, 400, true},
+          {50, 1, false},   {400, 50, true}, {400, 1, false}, {784, 400, true}, {784, 1, false}};
+}
+
+// Every parameter's rows covered exactly once; returns the elements per worker.
+std::vector<int64_t> check_cover(const std::vector<RowLayout>& params,
+                                 const std::vector<std::vector<RowShare>>& shares) {
+  std::vector<std::vector<int>> covered(params.size());
+  for (size_t i = 0; i < params.size(); ++i) covered[i].assign(static_cast<size_t>(params[i].rows), 0);
+  std::vector<int64_t> elements;
+  for (const auto& mine : shares) {
+    int64_t total = 0;
+    for (const RowShare& s : mine) {
+      EXPECT_LT(s.begin, s.end);
+      for (int64_t r = s.begin; r < s.end; ++r) ++covered[s.param][static_cast<size_t>(r)];
+      total += (s.end - s.begin) * params[s.param].row_size;
+    }
+    elements.push_back(total);
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    for (int c : covered[i]) EXPECT_EQ(c, 1) << "parameter " << i;
+  }
+  return elements;
+}
+}  // namespace
+
+TEST(ShareRows, EveryRowOnceAndEqualElementsUpToARow) {
+  const auto params = vae_layout();
+  for (int64_t workers : {1, 2, 3, 4, 7}) {
+    const auto shares = share_rows(params, workers);
+    ASSERT_EQ(static_cast<int64_t>(shares.size()), workers);
+    const auto elements = check_cover(params, shares);
+    const auto [least, most] = std::minmax_element(elements.begin(), elements.end());
+    EXPECT_LE(*most - *least, 784) << workers << " workers";  // at most one of the longest rows
+  }
+}
+
+TEST(ShareRows, TwoWorkersSplitOnlyTheLastSmallMatrix) {
+  // Each worker keeps one large matrix whole; the cut that evens them out falls in the decoder's
+  // hidden weight (the smallest matrix left to the busier worker), and the biases follow.
+  const auto params = vae_layout();
+  const auto shares = share_rows(params, 2);
+  std::map<size_t, int> workers_of;
+  for (const auto& mine : shares) {
+    for (const RowShare& s : mine) ++workers_of[s.param];
+  }
+  for (const auto& [param, count] : workers_of) EXPECT_EQ(count, param == 6 ? 2 : 1) << "parameter " << param;
+  auto holds = [&](size_t worker, size_t param) {
+    return std::any_of(shares[worker].begin(), shares[worker].end(),
+                       [&](const RowShare& s) { return s.param == param; });
+  };
+  EXPECT_TRUE(holds(0, 0));
+  EXPECT_TRUE(holds(1, 8));
+  EXPECT_FALSE(holds(0, 8));
+}
+
+TEST(ShareRows, MoreWorkersThanRowsLeaveSomeWithout) {
+  const std::vector<RowLayout> params{{2, 3, true}};
+  const auto shares = share_rows(params, 5);
+  const auto elements = check_cover(params, shares);
+  EXPECT_EQ(std::count(elements.begin(), elements.end(), 0), 3);
+  EXPECT_THROW(share_rows(params, 0), std::invalid_argument);
+  EXPECT_TRUE(share_rows({}, 2)[0].empty());
+}
