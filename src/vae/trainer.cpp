@@ -125,8 +125,8 @@ bool all_finite(const Tensor& t) {
   return t.isfinite().all().item<bool>();
 }
 
-// Chunks of the parameters' elements per worker in a data-parallel Adam update (each still a
-// few tens of kilobytes of every array).
+// Chunks of the parameters' elements per worker in a data-parallel Adam update with fresh
+// weight gradients (each still a few tens of kilobytes of every array); else row shares.
 constexpr int64_t kAdamChunksPerWorker = 8;
 
 double thread_cpu_seconds() {
@@ -350,8 +350,8 @@ std::string VaeTrainer::load_state(const std::string& path) {
 struct VaeTrainer::StepWork {
   Tensor indices;
   int64_t parts = 1;
-  bool defer = false;               // products wait for all rows (run_shared_products)
-  std::vector<at::Generator> gens;  // per worker, with more than one
+  bool defer = false;                  // products wait for all rows (run_shared_products)
+  std::vector<at::Generator> gens;     // per worker, with more than one
   model::ParamStore* store = nullptr;  // the calling thread's active store, for the other workers
   std::vector<std::exception_ptr> errors;
   std::vector<double> bounds, cpu;
@@ -476,8 +476,8 @@ void VaeTrainer::run_step_part(StepWork& work, WorkerPool& pool, int64_t w, int6
 std::optional<double> VaeTrainer::finish_step(StepWork& work) {
   for (double c : work.cpu) extra_cpu_seconds_ += std::max(0.0, c - work.cpu[0]);
   const bool error = std::any_of(work.errors.begin(), work.errors.end(), [](const auto& e) { return bool(e); });
-  if (work.failed || work.skipped ||
-      error) {  // no update zeroed the weights' gradient buffers: a later step starts from zeros
+  // No update zeroed the weights' gradient buffers: a later step starts from zeros.
+  if (work.failed || work.skipped || error) {
     for (auto& b : weight_grad_buffers_) b.zero_();
   }
   for (const auto& e : work.errors) {
