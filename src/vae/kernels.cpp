@@ -6,7 +6,9 @@
 // would dispatch on the CPU model, not on its features).
 #include "kernels.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 // Selects instead of branches.
 #pragma GCC optimize("no-trapping-math")
@@ -29,8 +31,8 @@ AMORTIZE_VAE_INLINE float exp_nonpositive(float x) {
   constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;  // Cody-Waite split of log 2
   const int32_t k = -static_cast<int32_t>(0.5f - x * kLog2e);       // round(x log2 e), x <= 0
   const float kf = static_cast<float>(k);
-  const float r = (x - kf * kLn2Hi) - kf * kLn2Lo;                    // |r| <= log(2) / 2
-  float p = 1.0f / 5040;                                              // Taylor to degree 7: 6e-9
+  const float r = (x - kf * kLn2Hi) - kf * kLn2Lo;  // |r| <= log(2) / 2
+  float p = 1.0f / 5040;                            // Taylor to degree 7: 6e-9
   p = p * r + 1.0f / 720;
   p = p * r + 1.0f / 120;
   p = p * r + 1.0f / 24;
@@ -263,6 +265,21 @@ AMORTIZE_VAE_SIMD_CLONES bool all_finite(const float* p, int64_t n) {
     bad |= static_cast<uint32_t>((bits & kExponent) == kExponent);
   }
   return bad == 0;
+}
+
+AMORTIZE_VAE_SIMD_CLONES float max_abs(const float* p, int64_t n) {
+  // The bits without the sign order as the magnitudes do, NaN above infinity (integer maxima vectorise).
+  constexpr uint32_t kMagnitude = 0x7fffffffu, kInfinity = 0x7f800000u;
+  uint32_t largest = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, p + i, sizeof bits);
+    largest = std::max(largest, bits & kMagnitude);
+  }
+  if (largest >= kInfinity) return std::numeric_limits<float>::infinity();
+  float out;
+  std::memcpy(&out, &largest, sizeof out);
+  return out;
 }
 
 }  // namespace amortize::vae::kernels

@@ -46,6 +46,8 @@ void standard_normal_log_prob(const float* v, float* out, int64_t rows, int64_t 
 
 // True when no element of p[0, n) is infinite or NaN (an exponent of all ones).
 bool all_finite(const float* p, int64_t n);
+// The largest |p[i]| over [0, n) (0 for n = 0), or infinity if any element is infinite or NaN.
+float max_abs(const float* p, int64_t n);
 
 // out (rows x cols) = row repeated on every row.
 void repeat_row(const float* row, float* out, int64_t rows, int64_t cols);

@@ -168,6 +168,7 @@ void VaeTrainer::set_workers(int64_t workers) {
   while (bounds_.size() < static_cast<size_t>(workers)) bounds_.emplace_back(options_.objective, options_.particles);
   grads_.resize(static_cast<size_t>(workers));
   deferred_.resize(static_cast<size_t>(workers));
+  product_bounds_.resize(static_cast<size_t>(workers));
   nonfinite_.resize(static_cast<size_t>(workers));
   while (batches_.size() < static_cast<size_t>(workers))
     batches_.push_back(at::empty({0, images_.size(1)}, images_.options()));
@@ -233,6 +234,57 @@ std::string VaeTrainer::run_shared_products(int64_t worker) {
     }
   }
   return nonfinite;
+}
+
+void VaeTrainer::bound_products(int64_t worker) {
+  auto& bounds = product_bounds_[static_cast<size_t>(worker)];
+  bounds.assign(weights_.size(), 0.0);
+  // Activations feed several products (the hidden layer both of the encoder's heads): each once.
+  std::vector<std::pair<const void*, double>> seen;
+  auto largest = [&](const Tensor& t) {
+    for (const auto& [data, value] : seen) {
+      if (data == t.data_ptr()) return value;
+    }
+    const double value = kernels::max_abs(t.data_ptr<float>(), t.numel());
+    seen.emplace_back(t.data_ptr(), value);
+    return value;
+  };
+  for (const auto& p : deferred_[static_cast<size_t>(worker)]) {
+    bounds[p.index] += static_cast<double>(p.dy.size(0)) * largest(p.dy) * largest(p.x);
+  }
+}
+
+bool VaeTrainer::products_surely_finite() const {
+  // |sum_r dy_ri x_rj| <= sum over the products of rows * max|dy| * max|x|; float rounding adds
+  // a relative (1 + 2^-24)^rows at most, far inside the margin to FLT_MAX (3.4e38).
+  constexpr double kLimit = 1e38;
+  for (size_t i = 0; i < weights_.size(); ++i) {
+    double bound = 0.0;
+    for (const auto& worker : product_bounds_) bound += worker.empty() ? 0.0 : worker[i];
+    if (!(bound < kLimit)) return false;
+  }
+  return true;
+}
+
+void VaeTrainer::run_products_and_updates(int64_t worker) {
+  const auto& shares = shares_[static_cast<size_t>(worker)];
+  // Odd workers take their shares from the last: their large weight's update then falls while the
+  // other worker still computes, not while it streams its own update too.
+  const bool reverse = worker % 2 == 1;
+  for (size_t k = 0; k < shares.size(); ++k) {
+    const RowShare& share = shares[reverse ? shares.size() - 1 - k : k];
+    const int64_t i = weight_of_param_[share.param];
+    if (i >= 0) {
+      Tensor& buffer = weight_grad_buffers_[static_cast<size_t>(i)];
+      for (const auto& products : deferred_) {
+        for (const auto& p : products) {
+          if (p.index == static_cast<size_t>(i)) add_weight_gradient(p.dy, p.x, buffer, share.begin, share.end);
+        }
+      }
+    }
+    const int64_t row_size = params_[share.param].dim() == 2 ? params_[share.param].size(1) : 1;
+    adam_->update_parameter_range(share.param, share.begin * row_size, share.end * row_size);
+  }
 }
 
 void VaeTrainer::update_shared_parameters(int64_t worker) const {
@@ -355,7 +407,7 @@ struct VaeTrainer::StepWork {
   model::ParamStore* store = nullptr;  // the calling thread's active store, for the other workers
   std::vector<std::exception_ptr> errors;
   std::vector<double> bounds, cpu;
-  bool failed = false, skipped = false, begun = false;
+  bool failed = false, skipped = false, begun = false, early = false;
   int64_t chunks = 1;
   std::atomic<int64_t> next_chunk{0};
 };
@@ -375,7 +427,7 @@ void VaeTrainer::prepare_step(StepWork& work, const Tensor& indices, int64_t par
   work.errors.assign(static_cast<size_t>(parts), nullptr);
   work.bounds.assign(static_cast<size_t>(parts), 0.0);
   work.cpu.assign(static_cast<size_t>(parts), 0.0);
-  work.failed = work.skipped = work.begun = false;
+  work.failed = work.skipped = work.begun = work.early = false;
   work.chunks = parts == 1 ? 1 : parts * kAdamChunksPerWorker;
   work.next_chunk.store(0, std::memory_order_relaxed);
   work.defer = parts > 1 && !options_.fresh_weight_gradients;
@@ -446,8 +498,19 @@ void VaeTrainer::run_step_part(StepWork& work, WorkerPool& pool, int64_t w, int6
     work.errors[part] = std::current_exception();
   }
   if (work.defer) {
-    pool.arrive_and_wait();  // every worker's weight-gradient products are recorded
-    if (no_errors()) {
+    // When the products' inputs bound their sums inside the float range (the rule), the update
+    // begins at this meeting and each worker updates its rows right after their products; else
+    // the products are checked first and the update waits for the next meeting.
+    try {
+      if (!work.errors[part] && !options_.check_products_first) bound_products(w);
+    } catch (...) {
+      work.errors[part] = std::current_exception();
+    }
+    pool.arrive_and_wait([&] {  // every worker's weight-gradient products are recorded
+      work.early = !options_.check_products_first && no_errors() && products_surely_finite();
+      if (work.early) work.begun = begin_update(work);
+    });
+    if (!work.early && no_errors()) {
       try {
         const std::string reason = run_shared_products(w);
         if (nonfinite.empty()) nonfinite = reason;
@@ -456,12 +519,14 @@ void VaeTrainer::run_step_part(StepWork& work, WorkerPool& pool, int64_t w, int6
       }
     }
   }
-  pool.arrive_and_wait([&] { work.begun = begin_update(work); });  // on one worker, while the others wait
-  // Each worker its share of the parameters, whose weight gradients it has just made (in cache);
-  // else in chunks that the workers claim, so that they finish together.
+  if (!work.early) pool.arrive_and_wait([&] { work.begun = begin_update(work); });  // on one worker
+  // Each worker its share of the parameters, whose weight gradients it makes or has just made
+  // (in cache); else in chunks that the workers claim, so that they finish together.
   if (work.begun) {
     try {
-      if (work.defer) {
+      if (work.early) {
+        run_products_and_updates(w);
+      } else if (work.defer) {
         update_shared_parameters(w);
       } else {
         adam_->update_claimed_partitions(work.next_chunk, work.chunks);

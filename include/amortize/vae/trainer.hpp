@@ -43,10 +43,10 @@ struct FitOptions {
   // Threads that split each batch (data parallel, single-threaded BLAS in each: see threads.hpp).
   // They live for the whole fit (a WorkerPool) and run an epoch's steps as one job. Each step
   // they compute their rows' gradients and meet; each then runs every worker's weight-gradient
-  // products for its share of the parameters' rows (share_rows), they meet again, and each
-  // updates its share, with the workers' bias gradients summed in the same pass (optim::Adam's
-  // partitioned step); then the calling thread ends the step and begins the next while they
-  // wait. (With fresh_weight_gradients they update chunks that they claim in turn.) With more
+  // products for its share of the parameters' rows (share_rows) and updates them (see
+  // check_products_first), with the workers' bias gradients summed in the same pass
+  // (optim::Adam's partitioned step); then the calling thread ends the step and begins the next
+  // while they wait. (With fresh_weight_gradients they update chunks that they claim in turn.) With more
   // than one the particles' draws differ from a one-thread run (one generator per part, seeded
   // from `seed`), but runs with the same count repeat exactly.
   int64_t workers = 1;
@@ -55,6 +55,12 @@ struct FitOptions {
   // OpenBLAS's zeroing pass of beta = 0 products).
   // For inspecting worker_gradients() after a step. The numbers are the same either way.
   bool fresh_weight_gradients = false;
+  // With several workers the update of a step normally begins as soon as their backward passes
+  // are done, and each worker updates its rows right after their weight-gradient products: when
+  // the products' inputs bound every sum below 1e38 (rows * max|dy| * max|x|), no product can
+  // overflow. Otherwise, or with this set, the products run and are checked for infinite and
+  // NaN values first, and the update waits for all of them (a further meeting). The same bits.
+  bool check_products_first = false;
   // A step whose loss or gradient holds an infinite or NaN value is skipped (no update) and
   // counted; this many in a row throw infer::NonFiniteTrainingError.
   int64_t max_consecutive_nonfinite = 20;
@@ -135,6 +141,12 @@ class VaeTrainer {
   std::string run_shared_products(int64_t worker);
   // Adam's update (begun by begin_partitioned_step) of the rows in `worker`'s shares.
   void update_shared_parameters(int64_t worker) const;
+  // product_bounds_[worker]: per weight, a bound on the magnitude of `worker`'s products' sums.
+  void bound_products(int64_t worker);
+  // True when every weight's summed bound lies far inside the float range (finite gradients).
+  bool products_surely_finite() const;
+  // run_shared_products without checks, each share updated right after its products.
+  void run_products_and_updates(int64_t worker);
   bool is_weight_buffer(const Tensor& g) const;
   // The active store's parameters, in its order (params_, param_names_, weights_, weight_names_).
   void collect_parameters();
@@ -161,9 +173,10 @@ class VaeTrainer {
   // Per worker, its rows of the parameters: their products and update (see share_rows).
   std::vector<std::vector<RowShare>> shares_;
   int64_t shares_for_parts_ = 0;
-  std::vector<Tensor> weights_;           // the parameters with two dimensions
-  std::vector<int64_t> weight_of_param_;  // per parameter, its index in weights_, or -1
-  std::vector<std::string> param_names_;  // the store's parameters, known after the first step
+  std::vector<std::vector<double>> product_bounds_;  // per worker, per weight (bound_products)
+  std::vector<Tensor> weights_;                      // the parameters with two dimensions
+  std::vector<int64_t> weight_of_param_;             // per parameter, its index in weights_, or -1
+  std::vector<std::string> param_names_;             // the store's parameters, known after the first step
   std::vector<Tensor> params_;
   std::unique_ptr<infer::optim::Adam> adam_;
   std::unique_ptr<WorkerPool> pool_;  // options_.workers workers

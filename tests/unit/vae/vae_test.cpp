@@ -252,21 +252,23 @@ TEST(VaeTrainer, TwoWorkersGradientsAddUpToTheOneWorkerGradient) {
 
 TEST(VaeTrainer, ReusedWeightGradientBuffersTrainToTheSameBitsAsFreshGradients) {
   // The weights' gradients go into one buffer per weight that the products add into and that
-  // Adam's pass zeroes once a step; with several workers each weight's owner runs every worker's
-  // products into it. Six steps (each buffer reused five times) must end on the same floats as
-  // fresh per-worker gradient tensors summed by Adam, with the buffers left zero.
+  // Adam's pass zeroes once a step; with several workers each worker runs every worker's products
+  // for its rows into it, and updates those rows right after (or, with check_products_first,
+  // after a meeting). Six steps (each buffer reused five times) must end on the same floats as
+  // fresh per-worker gradient tensors summed by Adam, with the buffers left zero, either way.
   Prototypes data;
   auto train = data.images(64, 8);
   for (int64_t workers : {1, 2, 3}) {
     std::vector<std::vector<Tensor>> finals;
     std::vector<std::vector<std::vector<Tensor>>> last_gradients;
     std::vector<std::string> names;
-    for (bool fresh : {true, false}) {
+    for (int variant : {0, 1, 2}) {  // fresh, reused, reused with the products checked first
       model::ParamStore store;
       model::ParamStoreScope scope(store);
       Vae net(tiny(), gen(10));
       auto fit = tiny_fit(BoundKind::Elbo, 1, workers);
-      fit.fresh_weight_gradients = fresh;
+      fit.fresh_weight_gradients = variant == 0;
+      fit.check_products_first = variant == 2;
       VaeTrainer trainer(net, train, fit);
       for (int e = 0; e < 3; ++e) trainer.epoch();
       std::vector<Tensor> params;
@@ -281,19 +283,24 @@ TEST(VaeTrainer, ReusedWeightGradientBuffersTrainToTheSameBitsAsFreshGradients) 
         for (const auto& g : part) last_gradients.back().back().push_back(g.defined() ? g.clone() : g);
       }
     }
-    ASSERT_EQ(finals[0].size(), finals[1].size());
-    for (size_t i = 0; i < finals[0].size(); ++i) {
-      EXPECT_TRUE(at::equal(finals[0][i], finals[1][i])) << "parameter " << i << ", " << workers << " workers";
+    for (size_t v = 1; v < finals.size(); ++v) {
+      ASSERT_EQ(finals[0].size(), finals[v].size());
+      for (size_t i = 0; i < finals[0].size(); ++i) {
+        EXPECT_TRUE(at::equal(finals[0][i], finals[v][i]))
+            << "parameter " << i << ", " << workers << " workers, variant " << v;
+      }
     }
     const auto& fresh = last_gradients[0];
-    const auto& reused = last_gradients[1];
-    ASSERT_EQ(fresh.size(), reused.size());
-    for (size_t w = 0; w < fresh.size(); ++w) {
-      ASSERT_EQ(fresh[w].size(), reused[w].size());
-      for (size_t i = 0; i < fresh[w].size(); ++i) {
-        if (!fresh[w][i].defined() || fresh[w][i].dim() != 2) continue;
-        EXPECT_GT(fresh[w][i].abs().max().item<double>(), 0.0) << names[i];
-        EXPECT_EQ(reused[w][i].abs().max().item<double>(), 0.0) << names[i] << ", worker " << w;
+    for (size_t v = 1; v < last_gradients.size(); ++v) {
+      const auto& reused = last_gradients[v];
+      ASSERT_EQ(fresh.size(), reused.size());
+      for (size_t w = 0; w < fresh.size(); ++w) {
+        ASSERT_EQ(fresh[w].size(), reused[w].size());
+        for (size_t i = 0; i < fresh[w].size(); ++i) {
+          if (!fresh[w][i].defined() || fresh[w][i].dim() != 2) continue;
+          EXPECT_GT(fresh[w][i].abs().max().item<double>(), 0.0) << names[i];
+          EXPECT_EQ(reused[w][i].abs().max().item<double>(), 0.0) << names[i] << ", worker " << w << ", variant " << v;
+        }
       }
     }
   }
