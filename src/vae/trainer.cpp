@@ -216,20 +216,32 @@ void VaeTrainer::share_parameters(int64_t parts) {
   shares_for_parts_ = parts;
 }
 
+int64_t VaeTrainer::add_share_products(const RowShare& share) {
+  const int64_t i = weight_of_param_[share.param];
+  if (i < 0) return i;
+  Tensor& buffer = weight_grad_buffers_[static_cast<size_t>(i)];
+  // The workers' rows in worker order: the buffer holds the same sum, in the same order, as
+  // the optimiser's pass would make of per-worker gradients.
+  for (const auto& products : deferred_) {
+    for (const auto& p : products) {
+      if (p.index == static_cast<size_t>(i)) add_weight_gradient(p.dy, p.x, buffer, share.begin, share.end);
+    }
+  }
+  return i;
+}
+
+void VaeTrainer::update_share(const RowShare& share) const {
+  const Tensor& p = params_[share.param];
+  const int64_t row_size = p.dim() == 2 ? p.size(1) : 1;
+  adam_->update_parameter_range(share.param, share.begin * row_size, share.end * row_size);
+}
+
 std::string VaeTrainer::run_shared_products(int64_t worker) {
   std::string nonfinite;
   for (const RowShare& share : shares_[static_cast<size_t>(worker)]) {
-    const int64_t i = weight_of_param_[share.param];
-    if (i < 0) continue;
-    Tensor& buffer = weight_grad_buffers_[static_cast<size_t>(i)];
-    // The workers' rows in worker order: the buffer holds the same sum, in the same order, as
-    // the optimiser's pass would make of per-worker gradients.
-    for (const auto& products : deferred_) {
-      for (const auto& p : products) {
-        if (p.index == static_cast<size_t>(i)) add_weight_gradient(p.dy, p.x, buffer, share.begin, share.end);
-      }
-    }
-    if (nonfinite.empty() && !all_finite(buffer.slice(0, share.begin, share.end))) {
+    const int64_t i = add_share_products(share);
+    if (i >= 0 && nonfinite.empty() &&
+        !all_finite(weight_grad_buffers_[static_cast<size_t>(i)].slice(0, share.begin, share.end))) {
       nonfinite = "gradient of '" + weight_names_[static_cast<size_t>(i)] + "'";
     }
   }
@@ -273,25 +285,13 @@ void VaeTrainer::run_products_and_updates(int64_t worker) {
   const bool reverse = worker % 2 == 1;
   for (size_t k = 0; k < shares.size(); ++k) {
     const RowShare& share = shares[reverse ? shares.size() - 1 - k : k];
-    const int64_t i = weight_of_param_[share.param];
-    if (i >= 0) {
-      Tensor& buffer = weight_grad_buffers_[static_cast<size_t>(i)];
-      for (const auto& products : deferred_) {
-        for (const auto& p : products) {
-          if (p.index == static_cast<size_t>(i)) add_weight_gradient(p.dy, p.x, buffer, share.begin, share.end);
-        }
-      }
-    }
-    const int64_t row_size = params_[share.param].dim() == 2 ? params_[share.param].size(1) : 1;
-    adam_->update_parameter_range(share.param, share.begin * row_size, share.end * row_size);
+    add_share_products(share);
+    update_share(share);
   }
 }
 
 void VaeTrainer::update_shared_parameters(int64_t worker) const {
-  for (const RowShare& share : shares_[static_cast<size_t>(worker)]) {
-    const int64_t row_size = params_[share.param].dim() == 2 ? params_[share.param].size(1) : 1;
-    adam_->update_parameter_range(share.param, share.begin * row_size, share.end * row_size);
-  }
+  for (const RowShare& share : shares_[static_cast<size_t>(worker)]) update_share(share);
 }
 
 void VaeTrainer::collect_parameters() {

@@ -139,6 +139,10 @@ class VaeTrainer {
   // shares, into their buffers; returns the nonfinite_reason of the first share that is not
   // finite, or "".
   std::string run_shared_products(int64_t worker);
+  // Every worker's recorded products for one share's rows, into the weight's buffer; returns the
+  // weight's index in weights_, or -1 for a share of another parameter (no products).
+  int64_t add_share_products(const RowShare& share);
+  void update_share(const RowShare& share) const;  // Adam's update of the share's elements
   // Adam's update (begun by begin_partitioned_step) of the rows in `worker`'s shares.
   void update_shared_parameters(int64_t worker) const;
   // product_bounds_[worker]: per weight, a bound on the magnitude of `worker`'s products' sums.
