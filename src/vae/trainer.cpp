@@ -153,6 +153,11 @@ VaeTrainer::VaeTrainer(Vae& vae, Tensor images, FitOptions options)
   if (options_.batch_size < 1) throw std::invalid_argument("VaeTrainer: batch size must be positive");
   set_workers(options_.workers);
   if (!(options_.learning_rate > 0)) throw std::invalid_argument("VaeTrainer: learning rate must be positive");
+  for (double speed : options_.share_speeds) {
+    if (!(speed > 0.0) || !std::isfinite(speed)) {
+      throw std::invalid_argument("VaeTrainer: share_speeds must be positive and finite, got " + std::to_string(speed));
+    }
+  }
   if (options_.max_consecutive_nonfinite < 1) {
     throw std::invalid_argument("VaeTrainer: max_consecutive_nonfinite must be positive");
   }
@@ -207,12 +212,20 @@ void VaeTrainer::make_weight_buffers() {
 }
 
 void VaeTrainer::share_parameters(int64_t parts) {
-  std::vector<RowLayout> layouts;
+  row_layouts_.clear();
   for (const auto& p : params_) {
     const bool matrix = p.dim() == 2;
-    layouts.push_back({matrix ? p.size(0) : p.numel(), matrix ? p.size(1) : 1, matrix});
+    row_layouts_.push_back({matrix ? p.size(0) : p.numel(), matrix ? p.size(1) : 1, matrix});
   }
-  shares_ = share_rows(layouts, parts);
+  if (options_.share_speeds.empty()) {
+    share_speeds_.assign(static_cast<size_t>(parts), 1.0);
+  } else if (static_cast<int64_t>(options_.share_speeds.size()) == parts) {
+    share_speeds_ = options_.share_speeds;
+  } else {
+    throw std::invalid_argument("VaeTrainer: share_speeds has " + std::to_string(options_.share_speeds.size()) +
+                                " entries for " + std::to_string(parts) + " workers");
+  }
+  shares_ = share_rows(row_layouts_, share_speeds_);
   shares_for_parts_ = parts;
 }
 
@@ -280,11 +293,9 @@ bool VaeTrainer::products_surely_finite() const {
 
 void VaeTrainer::run_products_and_updates(int64_t worker) {
   const auto& shares = shares_[static_cast<size_t>(worker)];
-  // Odd workers take their shares from the last: their large weight's update then falls while the
-  // other worker still computes, not while it streams its own update too.
-  const bool reverse = worker % 2 == 1;
-  for (size_t k = 0; k < shares.size(); ++k) {
-    const RowShare& share = shares[reverse ? shares.size() - 1 - k : k];
+  // In share_rows' order, odd workers' small matrices first: their large weight's update then
+  // falls while the other worker still computes, not while it streams its own update too.
+  for (const RowShare& share : shares) {
     add_share_products(share);
     update_share(share);
   }
@@ -407,6 +418,8 @@ struct VaeTrainer::StepWork {
   model::ParamStore* store = nullptr;  // the calling thread's active store, for the other workers
   std::vector<std::exception_ptr> errors;
   std::vector<double> bounds, cpu;
+  // Per worker, when it began and ended its products and updates (rebalance_shares).
+  std::vector<std::chrono::steady_clock::time_point> update_begun, update_done;
   bool failed = false, skipped = false, begun = false, early = false;
   int64_t chunks = 1;
   std::atomic<int64_t> next_chunk{0};
@@ -422,7 +435,8 @@ void VaeTrainer::prepare_step(StepWork& work, const Tensor& indices, int64_t par
   if (parts > 1) {
     auto* impl = at::check_generator<at::CPUGeneratorImpl>(generator_);
     std::lock_guard<std::mutex> lock(generator_.mutex());
-    while (work.gens.size() < static_cast<size_t>(parts)) work.gens.push_back(at::make_generator<at::CPUGeneratorImpl>());
+    while (work.gens.size() < static_cast<size_t>(parts))
+      work.gens.push_back(at::make_generator<at::CPUGeneratorImpl>());
     work.gens.resize(static_cast<size_t>(parts));
     for (auto& gen : work.gens) gen.set_current_seed(impl->random64());
   } else {
@@ -431,12 +445,36 @@ void VaeTrainer::prepare_step(StepWork& work, const Tensor& indices, int64_t par
   work.errors.assign(static_cast<size_t>(parts), nullptr);
   work.bounds.assign(static_cast<size_t>(parts), 0.0);
   work.cpu.assign(static_cast<size_t>(parts), 0.0);
+  work.update_begun.resize(static_cast<size_t>(parts));
+  work.update_done.resize(static_cast<size_t>(parts));
   work.failed = work.skipped = work.begun = work.early = false;
   work.chunks = parts == 1 ? 1 : parts * kAdamChunksPerWorker;
   work.next_chunk.store(0, std::memory_order_relaxed);
   work.defer = parts > 1 && !options_.fresh_weight_gradients;
   if (!params_.empty()) make_weight_buffers();  // (a trainer whose state was loaded has none yet)
   if (work.defer && shares_for_parts_ != parts) share_parameters(parts);
+}
+
+void VaeTrainer::rebalance_shares(const StepWork& work) {
+  // A worker that ended its products and updates later than the others this step gets a little
+  // less next step, in proportion to how much later (a busy core, or shapes the BLAS runs slower,
+  // shift a few rows for good; one slow step barely moves them).
+  constexpr double kRate = 0.05, kClip = 0.1;
+  const auto start = *std::min_element(work.update_begun.begin(), work.update_begun.end());
+  std::vector<double> seconds;
+  double mean = 0.0;
+  for (const auto& done : work.update_done) {
+    seconds.push_back(std::chrono::duration<double>(done - start).count());
+    mean += seconds.back() / static_cast<double>(work.update_done.size());
+  }
+  if (!(mean > 0.0)) return;
+  double speed_sum = 0.0;
+  for (size_t k = 0; k < share_speeds_.size(); ++k) {
+    share_speeds_[k] *= std::exp(-kRate * std::clamp(seconds[k] / mean - 1.0, -kClip, kClip));
+    speed_sum += share_speeds_[k];
+  }
+  for (double& speed : share_speeds_) speed *= static_cast<double>(share_speeds_.size()) / speed_sum;
+  shares_ = share_rows(row_layouts_, share_speeds_);
 }
 
 bool VaeTrainer::begin_update(StepWork& work) {
@@ -529,7 +567,9 @@ void VaeTrainer::run_step_part(StepWork& work, WorkerPool& pool, int64_t w, int6
   if (work.begun) {
     try {
       if (work.early) {
+        work.update_begun[part] = std::chrono::steady_clock::now();
         run_products_and_updates(w);
+        work.update_done[part] = std::chrono::steady_clock::now();
       } else if (work.defer) {
         update_shared_parameters(w);
       } else {
@@ -556,6 +596,7 @@ std::optional<double> VaeTrainer::finish_step(StepWork& work) {
     note_skipped_step();
     return std::nullopt;
   }
+  if (work.early && work.begun && options_.balance_shares) rebalance_shares(work);
   consecutive_nonfinite_ = 0;
   double total = 0.0;
   for (double b : work.bounds) total += b;

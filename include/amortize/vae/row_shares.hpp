@@ -1,6 +1,6 @@
 // How the data-parallel workers split the parameters for the work that follows their backward
 // passes: each parameter's rows (a matrix's gradient products and the update of every
-// parameter) go to workers in shares of about equal elements each. No LibTorch here.
+// parameter) go to workers in shares of about equal elements each (or in given proportions). No LibTorch here.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -22,8 +22,12 @@ struct RowLayout {
 
 // Each of `workers` workers' shares of the parameters, together every row once and each with
 // the same number of elements up to a row. The matrices go whole, largest first, to the worker
-// with the fewest elements so far; the cuts that even the workers out then fall in their last
-// (smallest) matrices or in the other parameters, which follow the matrices.
+// with the fewest elements so far; the workers' matrices then follow each other in turn (odd
+// workers' smallest first), and the other parameters follow the matrices. The cuts that even the
+// workers out fall in the small matrices next to them, or in the other parameters.
 std::vector<std::vector<RowShare>> share_rows(const std::vector<RowLayout>& params, int64_t workers);
+// The same with worker k's elements in proportion to weights[k] (say, its measured speed): one
+// worker per weight, each positive and finite (else std::invalid_argument).
+std::vector<std::vector<RowShare>> share_rows(const std::vector<RowLayout>& params, const std::vector<double>& weights);
 
 }  // namespace amortize::vae

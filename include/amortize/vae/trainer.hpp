@@ -61,6 +61,14 @@ struct FitOptions {
   // overflow. Otherwise, or with this set, the products run and are checked for infinite and
   // NaN values first, and the update waits for all of them (a further meeting). The same bits.
   bool check_products_first = false;
+  // With several workers, the rows each runs products and updates for follow the workers' measured
+  // speeds (within a few percent of equal elements), so that they finish together: a core shared
+  // with another job, or products of shapes the BLAS runs faster, otherwise keep one waiting every
+  // step. The numbers are the same either way (which worker computes a row does not change it).
+  bool balance_shares = true;
+  // The workers' relative speeds that their shares of the rows start from (one positive entry per
+  // worker; empty: equal). For cores known to differ; balance_shares adjusts them step by step.
+  std::vector<double> share_speeds;
   // A step whose loss or gradient holds an infinite or NaN value is skipped (no update) and
   // counted; this many in a row throw infer::NonFiniteTrainingError.
   int64_t max_consecutive_nonfinite = 20;
@@ -134,7 +142,10 @@ class VaeTrainer {
   int64_t step_part(int64_t part, const Tensor& x, const Tensor& indices, int64_t n, double weight,
                     at::Generator& generator, model::ParamStore* store, bool defer = false);
   void make_weight_buffers();            // once the weights are known
-  void share_parameters(int64_t parts);  // shares_ for `parts` workers
+  void share_parameters(int64_t parts);  // shares_ for `parts` workers, equal elements each
+  // After a step whose products and updates ran at the first meeting: shares_ in proportion to the
+  // workers' speeds, each moved a little towards the speed it had in this step.
+  void rebalance_shares(const StepWork& work);
   // Runs every worker's recorded products, in worker order, for the weight rows in `worker`'s
   // shares, into their buffers; returns the nonfinite_reason of the first share that is not
   // finite, or "".
@@ -177,6 +188,8 @@ class VaeTrainer {
   // Per worker, its rows of the parameters: their products and update (see share_rows).
   std::vector<std::vector<RowShare>> shares_;
   int64_t shares_for_parts_ = 0;
+  std::vector<RowLayout> row_layouts_;               // of params_
+  std::vector<double> share_speeds_;                 // per worker, relative (share_rows' weights)
   std::vector<std::vector<double>> product_bounds_;  // per worker, per weight (bound_products)
   std::vector<Tensor> weights_;                      // the parameters with two dimensions
   std::vector<int64_t> weight_of_param_;             // per parameter, its index in weights_, or -1

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <stdexcept>
 #include <vector>
@@ -71,6 +72,46 @@ TEST(ShareRows, TwoWorkersSplitOnlyTheLastSmallMatrix) {
   EXPECT_TRUE(holds(0, 0));
   EXPECT_TRUE(holds(1, 8));
   EXPECT_FALSE(holds(0, 8));
+}
+
+TEST(ShareRows, WeightedSharesFollowTheWeightsUpToARowAndKeepTheMatricesOwners) {
+  const auto params = vae_layout();
+  int64_t total = 0;
+  for (const auto& p : params) total += p.rows * p.row_size;
+  const std::vector<std::vector<double>> cases{{1.0, 1.0}, {1.05, 0.95}, {1.0, 3.0}, {3.0, 1.0, 2.0}, {0.5}};
+  for (const auto& weights : cases) {
+    const auto shares = share_rows(params, weights);
+    ASSERT_EQ(shares.size(), weights.size());
+    const auto elements = check_cover(params, shares);
+    double weight_sum = 0.0;
+    for (double w : weights) weight_sum += w;
+    for (size_t k = 0; k < weights.size(); ++k) {
+      const double expected = static_cast<double>(total) * weights[k] / weight_sum;
+      EXPECT_LE(std::abs(static_cast<double>(elements[k]) - expected), 784.0) << "worker " << k;
+    }
+  }
+  // Equal weights are the count's shares; a few percent apart only move the cut in the small matrix.
+  const auto equal = share_rows(params, 2), weighted = share_rows(params, {1.0, 1.0});
+  for (size_t k = 0; k < 2; ++k) {
+    ASSERT_EQ(equal[k].size(), weighted[k].size());
+    for (size_t i = 0; i < equal[k].size(); ++i) {
+      EXPECT_EQ(equal[k][i].param, weighted[k][i].param);
+      EXPECT_EQ(equal[k][i].begin, weighted[k][i].begin);
+      EXPECT_EQ(equal[k][i].end, weighted[k][i].end);
+    }
+  }
+  // Worker 0 ends, and worker 1 begins, with the small matrices.
+  for (const auto& near : {share_rows(params, {1.05, 0.95}), share_rows(params, {0.95, 1.05})}) {
+    std::map<size_t, int> workers_of;
+    for (const auto& mine : near) {
+      for (const RowShare& s : mine) ++workers_of[s.param];
+    }
+    EXPECT_EQ(workers_of[0], 1);  // the encoder's hidden weight, whole
+    EXPECT_EQ(workers_of[8], 1);  // the decoder's output weight, whole
+  }
+  for (const auto& bad : std::vector<std::vector<double>>{{}, {1.0, 0.0}, {1.0, -1.0}, {1.0, std::nan("")}}) {
+    EXPECT_THROW(share_rows(params, bad), std::invalid_argument);
+  }
 }
 
 TEST(ShareRows, MoreWorkersThanRowsLeaveSomeWithout) {

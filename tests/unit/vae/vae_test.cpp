@@ -205,6 +205,21 @@ TEST(VaeTrainer, DataParallelWorkersTrainAsWellAndRepeatExactly) {
   FitOptions bad;
   bad.workers = 0;
   EXPECT_THROW(VaeTrainer(net, train, bad), std::invalid_argument);
+  bad.workers = 2;
+  bad.share_speeds = {1.0, 0.0};
+  EXPECT_THROW(VaeTrainer(net, train, bad), std::invalid_argument);
+  bad.share_speeds = {1.0, std::nan("")};
+  EXPECT_THROW(VaeTrainer(net, train, bad), std::invalid_argument);
+  // One speed per worker, checked when the shares are made (after the first step).
+  auto three_for_two = tiny_fit(BoundKind::Elbo, 1, 2);
+  three_for_two.share_speeds = {1.0, 1.0, 1.0};
+  VaeTrainer mismatched(net, train, three_for_two);
+  try {
+    mismatched.epoch();
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("share_speeds has 3 entries for 2 workers"), std::string::npos) << e.what();
+  }
 }
 
 TEST(VaeTrainer, TwoWorkersGradientsAddUpToTheOneWorkerGradient) {
@@ -255,20 +270,27 @@ TEST(VaeTrainer, ReusedWeightGradientBuffersTrainToTheSameBitsAsFreshGradients) 
   // Adam's pass zeroes once a step; with several workers each worker runs every worker's products
   // for its rows into it, and updates those rows right after (or, with check_products_first,
   // after a meeting). Six steps (each buffer reused five times) must end on the same floats as
-  // fresh per-worker gradient tensors summed by Adam, with the buffers left zero, either way.
+  // fresh per-worker gradient tensors summed by Adam, with the buffers left zero, either way, and
+  // whichever worker computes which rows: balanced by their timing (the default), or fixed and
+  // uneven (a cut inside the largest matrix).
   Prototypes data;
   auto train = data.images(64, 8);
   for (int64_t workers : {1, 2, 3}) {
     std::vector<std::vector<Tensor>> finals;
     std::vector<std::vector<std::vector<Tensor>>> last_gradients;
     std::vector<std::string> names;
-    for (int variant : {0, 1, 2}) {  // fresh, reused, reused with the products checked first
+    // Fresh, reused, reused with the products checked first, reused with fixed uneven shares.
+    for (int variant : {0, 1, 2, 3}) {
       model::ParamStore store;
       model::ParamStoreScope scope(store);
       Vae net(tiny(), gen(10));
       auto fit = tiny_fit(BoundKind::Elbo, 1, workers);
       fit.fresh_weight_gradients = variant == 0;
       fit.check_products_first = variant == 2;
+      if (variant == 3) {
+        fit.balance_shares = false;
+        fit.share_speeds = std::vector<std::vector<double>>{{2.0}, {1.0, 3.0}, {3.0, 1.0, 2.0}}[workers - 1];
+      }
       VaeTrainer trainer(net, train, fit);
       for (int e = 0; e < 3; ++e) trainer.epoch();
       std::vector<Tensor> params;
