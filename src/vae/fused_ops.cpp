@@ -58,7 +58,7 @@ std::pair<Tensor, Tensor> linear_input_and_weight_grads(const Tensor& dy, const 
   if (!buffer) {
     weight_gradient_product(dy, x, dw, 0.0f, 0, dw.size(0));
   } else if (slot.scope->defers()) {
-    slot.scope->defer({slot.index, dy, x});
+    slot.scope->defer({slot.index, dy, x, kernels::max_abs(dy.data_ptr<float>(), dy.numel())});
   } else {
     weight_gradient_product(dy, x, dw, 1.0f, 0, dw.size(0));
     slot.scope->check_buffer(slot.index);

@@ -265,7 +265,9 @@ void VaeTrainer::bound_products(int64_t worker) {
   auto& bounds = product_bounds_[static_cast<size_t>(worker)];
   bounds.assign(weights_.size(), 0.0);
   // Activations feed several products (the hidden layer both of the encoder's heads): each once.
+  // The images' rows hold 0 and 1 when they have a byte copy (a pass over them saved).
   std::vector<std::pair<const void*, double>> seen;
+  if (image_bytes_.defined()) seen.emplace_back(batches_[static_cast<size_t>(worker)].data_ptr(), 1.0);
   auto largest = [&](const Tensor& t) {
     for (const auto& [data, value] : seen) {
       if (data == t.data_ptr()) return value;
@@ -275,7 +277,7 @@ void VaeTrainer::bound_products(int64_t worker) {
     return value;
   };
   for (const auto& p : deferred_[static_cast<size_t>(worker)]) {
-    bounds[p.index] += static_cast<double>(p.dy.size(0)) * largest(p.dy) * largest(p.x);
+    bounds[p.index] += static_cast<double>(p.dy.size(0)) * p.dy_max_abs * largest(p.x);
   }
 }
 

@@ -42,10 +42,12 @@ class WeightGradientScope {
     size_t index = 0;
   };
 
-  // A weight-gradient product left for later: buffer `index` += dy^T x (add_weight_gradient).
+  // A weight-gradient product left for later: buffer `index` += dy^T x (add_weight_gradient),
+  // with max |dy| taken while dy was in cache (infinite if any entry is NaN or infinite).
   struct DeferredProduct {
     size_t index = 0;
     Tensor dy, x;
+    double dy_max_abs = 0.0;
   };
 
   WeightGradientScope(const std::vector<Tensor>& weights, const std::vector<Tensor>& buffers, bool defer = false);

@@ -279,3 +279,27 @@ TEST(WeightGradientScope, RowsOfADeferredProductAddTheWholeProductsRows) {
   EXPECT_THROW(add_weight_gradient(dy, x, part, 20, 24), std::invalid_argument);
   EXPECT_THROW(add_weight_gradient(dy, x, part, 3, 2), std::invalid_argument);
 }
+
+TEST(WeightGradientScope, ADeferringScopeRecordsEachProductsLargestOutputGradient) {
+  // The trainer bounds a deferred product's sums by rows * max|dy| * max|x| before it runs them;
+  // max|dy| is taken when the product is recorded. A NaN in dy makes it infinite.
+  auto w = at::randn({3, 5}, gen(31)).requires_grad_(true);
+  auto b = at::zeros({3}).requires_grad_(true);
+  const Tensor x = at::randn({4, 5}, gen(32));
+  for (bool nan : {false, true}) {
+    Tensor upstream = at::randn({4, 3}, gen(33));
+    if (nan) upstream[2][1] = std::numeric_limits<float>::quiet_NaN();
+    Tensor buffer = at::zeros({3, 5});
+    WeightGradientScope scope({w}, {buffer}, /*defer=*/true);
+    torch::autograd::grad({vae::linear(x, w, b)}, {w}, {upstream});
+    const auto deferred = scope.take_deferred();
+    ASSERT_EQ(deferred.size(), 1u);
+    EXPECT_EQ(deferred[0].index, 0u);
+    if (nan) {
+      EXPECT_EQ(deferred[0].dy_max_abs, std::numeric_limits<double>::infinity());
+    } else {
+      EXPECT_EQ(deferred[0].dy_max_abs, upstream.abs().max().item<double>());
+    }
+    EXPECT_TRUE(at::equal(buffer, at::zeros({3, 5})));  // nothing run yet
+  }
+}
