@@ -57,9 +57,13 @@ Plate::Plate(std::string name, int64_t size, Options options) {
   if (frame_.dim >= 0) throw ModelError("plate '" + frame_.name + "': dim must be negative");
   for (const Plate* p : t_active_plates) {
     if (p->dim() == frame_.dim) {
-      throw ModelError("plate '" + frame_.name + "': dim " + std::to_string(frame_.dim) + " is already used by plate '" +
-                       p->name() + "'");
+      throw ModelError("plate '" + frame_.name + "': dim " + std::to_string(frame_.dim) +
+                       " is already used by plate '" + p->name() + "'");
     }
+  }
+  // Explicit indices may repeat an element (a draw with replacement keeps the scaling unbiased).
+  if (options.indices.defined() && options.record) {
+    check_subsample_indices("plate '" + frame_.name + "': indices", options.indices, size, /*distinct=*/false);
   }
   frame_.subsample_size = options.indices.defined() ? options.indices.numel() : options.subsample_size.value_or(size);
   if (frame_.subsample_size <= 0 || frame_.subsample_size > size) {
@@ -82,19 +86,30 @@ Plate::Plate(std::string name, int64_t size, Options options) {
   t_active_plates.push_back(this);
 }
 
-void check_subsample_indices(const std::string& where, const Tensor& indices, int64_t size) {
+void check_subsample_indices(const std::string& where, const Tensor& indices, int64_t size, bool distinct) {
   if (!indices.defined() || indices.dim() != 1 || indices.numel() < 1 || indices.scalar_type() != at::kLong) {
     throw ModelError(where + " must be a non-empty 1-D long tensor");
   }
-  const Tensor sorted = std::get<0>(indices.sort());
-  const int64_t first = sorted[0].item<int64_t>(), last = sorted[-1].item<int64_t>();
+  int64_t first = 0, last = 0;
+  bool repeated = false;
+  if (indices.device().is_cpu()) {  // plain loops: models pass a batch's indices every step
+    const Tensor contiguous = indices.contiguous();
+    std::vector<int64_t> sorted(contiguous.data_ptr<int64_t>(), contiguous.data_ptr<int64_t>() + contiguous.numel());
+    std::sort(sorted.begin(), sorted.end());
+    first = sorted.front();
+    last = sorted.back();
+    repeated = std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
+  } else {
+    const Tensor sorted = std::get<0>(indices.sort());
+    first = sorted[0].item<int64_t>();
+    last = sorted[-1].item<int64_t>();
+    repeated = sorted.numel() > 1 && sorted.slice(0, 1).eq(sorted.slice(0, 0, -1)).any().item<bool>();
+  }
   if (first < 0 || last >= size) {
     throw ModelError(where + " must lie in 0.." + std::to_string(size - 1) + ", got " +
                      std::to_string(first < 0 ? first : last));
   }
-  if (sorted.numel() > 1 && sorted.slice(0, 1).eq(sorted.slice(0, 0, -1)).any().item<bool>()) {
-    throw ModelError(where + " must be distinct (an element given twice would count twice)");
-  }
+  if (distinct && repeated) throw ModelError(where + " must be distinct (an element given twice would count twice)");
 }
 
 Plate::~Plate() {

@@ -48,9 +48,9 @@ Plate plate(const std::string& name, int64_t size, Plate::Options options);
 using PlateList = std::vector<const Plate*>;
 
 // Throws ModelError starting with `where` unless `indices` is a non-empty 1-D long tensor of
-// distinct elements in 0..size-1: a batch of a plate of `size` elements (as guides' fixed
-// indices must be, to evaluate a whole plate in chunks).
-void check_subsample_indices(const std::string& where, const Tensor& indices, int64_t size);
+// elements in 0..size-1, and with `distinct` all different: a batch of a plate of `size`
+// elements (guides' fixed indices must be distinct, to evaluate a whole plate in chunks).
+void check_subsample_indices(const std::string& where, const Tensor& indices, int64_t size, bool distinct = true);
 
 Tensor sample(const std::string& name, const dist::Distribution& d, const Tensor& obs = {});
 Tensor sample(const std::string& name, const dist::Distribution& d, const Plate& in, const Tensor& obs = {});

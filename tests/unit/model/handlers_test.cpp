@@ -1,5 +1,5 @@
-#include "amortize/dist/continuous/normal.hpp"
 #include "amortize/model/handlers.hpp"
+#include "amortize/dist/continuous/normal.hpp"
 #include "amortize/model/param_store.hpp"
 #include "amortize/model/primitives.hpp"
 
@@ -85,6 +85,26 @@ TEST(Plate, ValueOfWrongShapeNamesPlateAndShapes) {
     EXPECT_NE(std::string(e.what()).find("site 'z': batch shape (3) does not fit plate 'schools'"), std::string::npos)
         << e.what();
   }
+}
+
+TEST(Plate, ExplicitIndicesOutsideThePlateOrOfTheWrongTypeAreRefused) {
+  auto refused = [](const Tensor& indices, const std::string& message) {
+    try {
+      plate("data", 5, indices);
+      ADD_FAILURE() << "accepted " << indices;
+    } catch (const ModelError& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  };
+  const auto longs = at::TensorOptions().dtype(at::kLong);
+  refused(at::tensor({0, 5}, longs), "plate 'data': indices must lie in 0..4, got 5");
+  refused(at::tensor({-1, 2}, longs), "plate 'data': indices must lie in 0..4, got -1");
+  refused(at::tensor({0., 1.}), "plate 'data': indices must be a non-empty 1-D long tensor");
+  refused(at::zeros({2, 2}, longs), "plate 'data': indices must be a non-empty 1-D long tensor");
+  refused(at::zeros({0}, longs), "plate 'data': indices must be a non-empty 1-D long tensor");
+  // A draw with replacement may repeat an element; a strided view is read in its own order.
+  EXPECT_EQ(plate("data", 5, at::tensor({3, 3, 0}, longs)).subsample_size(), 3);
+  EXPECT_EQ(plate("data", 5, at::tensor({4, 9, 1, 9}, longs).slice(0, 0, 4, 2)).subsample_size(), 2);
 }
 
 TEST(Plate, NestedPlatesOwnTheirDimensions) {
