@@ -144,7 +144,8 @@ class VaeTrainer {
   void make_weight_buffers();            // once the weights are known
   void share_parameters(int64_t parts);  // shares_ for `parts` workers, equal elements each
   // After a step whose products and updates ran at the first meeting: shares_ in proportion to the
-  // workers' speeds, each moved a little towards the speed it had in this step.
+  // workers' relative speeds, each lowered a little when the worker finished later than the mean
+  // (raised when earlier).
   void rebalance_shares(const StepWork& work);
   // Runs every worker's recorded products, in worker order, for the weight rows in `worker`'s
   // shares, into their buffers; returns the nonfinite_reason of the first share that is not
