@@ -458,24 +458,10 @@ void VaeTrainer::prepare_step(StepWork& work, const Tensor& indices, int64_t par
 }
 
 void VaeTrainer::rebalance_shares(const StepWork& work) {
-  // A worker that ended its products and updates later than the others this step gets a little
-  // less next step, in proportion to how much later (a busy core, or shapes the BLAS runs slower,
-  // shift a few rows for good; one slow step barely moves them).
-  constexpr double kRate = 0.05, kClip = 0.1;
   const auto start = *std::min_element(work.update_begun.begin(), work.update_begun.end());
   std::vector<double> seconds;
-  double mean = 0.0;
-  for (const auto& done : work.update_done) {
-    seconds.push_back(std::chrono::duration<double>(done - start).count());
-    mean += seconds.back() / static_cast<double>(work.update_done.size());
-  }
-  if (!(mean > 0.0)) return;
-  double speed_sum = 0.0;
-  for (size_t k = 0; k < share_speeds_.size(); ++k) {
-    share_speeds_[k] *= std::exp(-kRate * std::clamp(seconds[k] / mean - 1.0, -kClip, kClip));
-    speed_sum += share_speeds_[k];
-  }
-  for (double& speed : share_speeds_) speed *= static_cast<double>(share_speeds_.size()) / speed_sum;
+  for (const auto& done : work.update_done) seconds.push_back(std::chrono::duration<double>(done - start).count());
+  share_speeds_ = rebalanced_weights(std::move(share_speeds_), seconds);
   shares_ = share_rows(row_layouts_, share_speeds_);
 }
 

@@ -30,4 +30,10 @@ std::vector<std::vector<RowShare>> share_rows(const std::vector<RowLayout>& para
 // worker per weight, each positive and finite (else std::invalid_argument).
 std::vector<std::vector<RowShare>> share_rows(const std::vector<RowLayout>& params, const std::vector<double>& weights);
 
+// The next step's weights from this step's: each worker's `seconds` to finish its share, against
+// the mean, lowers its weight a little when it finished later (raises it when earlier), so that
+// the shares converge on equal finishing times; one slow step barely moves them. Normalised to
+// mean 1. Throws std::invalid_argument if the sizes differ or a weight is not positive.
+std::vector<double> rebalanced_weights(std::vector<double> weights, const std::vector<double>& seconds);
+
 }  // namespace amortize::vae

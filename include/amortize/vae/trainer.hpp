@@ -143,9 +143,8 @@ class VaeTrainer {
                     at::Generator& generator, model::ParamStore* store, bool defer = false);
   void make_weight_buffers();            // once the weights are known
   void share_parameters(int64_t parts);  // shares_ for `parts` workers, equal elements each
-  // After a step whose products and updates ran at the first meeting: shares_ in proportion to the
-  // workers' relative speeds, each lowered a little when the worker finished later than the mean
-  // (raised when earlier).
+  // After a step whose products and updates ran at the first meeting: shares_ from the workers'
+  // finishing times (rebalanced_weights).
   void rebalance_shares(const StepWork& work);
   // Runs every worker's recorded products, in worker order, for the weight rows in `worker`'s
   // shares, into their buffers; returns the nonfinite_reason of the first share that is not

@@ -114,6 +114,36 @@ TEST(ShareRows, WeightedSharesFollowTheWeightsUpToARowAndKeepTheMatricesOwners) 
   }
 }
 
+TEST(ShareRows, RebalancedWeightsConvergeOnEqualFinishingTimes) {
+  // Two workers, one 10 % slower per element, each with the same fixed cost per step as large as
+  // half its work (the trap of balancing elements per second): from equal weights the shares
+  // must settle where both finish together, and stay there.
+  const auto params = vae_layout();
+  const std::vector<double> per_element{1.0, 1.1};
+  const double fixed = 170000.0;
+  auto finishing = [&](const std::vector<double>& weights) {
+    const auto elements = check_cover(params, share_rows(params, weights));
+    std::vector<double> seconds;
+    for (size_t k = 0; k < elements.size(); ++k) seconds.push_back(fixed + per_element[k] * elements[k]);
+    return seconds;
+  };
+  std::vector<double> weights{1.0, 1.0};
+  for (int step = 0; step < 300; ++step) weights = amortize::vae::rebalanced_weights(weights, finishing(weights));
+  const auto seconds = finishing(weights);
+  EXPECT_LT(std::abs(seconds[0] - seconds[1]) / seconds[0], 0.002) << seconds[0] << " vs " << seconds[1];
+  EXPECT_NEAR(weights[0] + weights[1], 2.0, 1e-12);
+  EXPECT_GT(weights[0], weights[1]);
+  // One step in which a worker took a hundred times as long moves the weights by half a percent.
+  const auto after_spike = amortize::vae::rebalanced_weights({1.0, 1.0}, {1.0, 100.0});
+  EXPECT_NEAR(after_spike[1], 1.0 - 0.005, 1e-3);
+  EXPECT_GT(after_spike[0], 1.0);
+  // Equal times leave them; no time at all (nothing measured) too.
+  EXPECT_EQ(amortize::vae::rebalanced_weights({1.2, 0.8}, {2.0, 2.0}), (std::vector<double>{1.2, 0.8}));
+  EXPECT_EQ(amortize::vae::rebalanced_weights({1.2, 0.8}, {0.0, 0.0}), (std::vector<double>{1.2, 0.8}));
+  EXPECT_THROW(amortize::vae::rebalanced_weights({1.0}, {1.0, 2.0}), std::invalid_argument);
+  EXPECT_THROW(amortize::vae::rebalanced_weights({1.0, 0.0}, {1.0, 2.0}), std::invalid_argument);
+}
+
 TEST(ShareRows, MoreWorkersThanRowsLeaveSomeWithout) {
   const std::vector<RowLayout> params{{2, 3, true}};
   const auto shares = share_rows(params, 5);
