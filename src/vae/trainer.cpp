@@ -244,8 +244,7 @@ int64_t VaeTrainer::add_share_products(const RowShare& share) {
 }
 
 void VaeTrainer::update_share(const RowShare& share) const {
-  const Tensor& p = params_[share.param];
-  const int64_t row_size = p.dim() == 2 ? p.size(1) : 1;
+  const int64_t row_size = row_layouts_[share.param].row_size;
   adam_->update_parameter_range(share.param, share.begin * row_size, share.end * row_size);
 }
 
